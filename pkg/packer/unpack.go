@@ -1,0 +1,342 @@
+package packer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
+
+	"github.com/packyard/packyard/pkg/mediatypes"
+)
+
+// MaxManifestSize bounds the manifests Unpack reads, as oras does.
+const MaxManifestSize = 4 << 20
+
+// UnpackOptions tune Unpack. The zero value works.
+type UnpackOptions struct {
+	// Force replaces a target folder that holds files.
+	Force bool
+	// MaxSize is the most bytes the pack may unpack to; zero means
+	// DefaultMaxUnpackSize.
+	MaxSize int64
+	// MaxEntries is the most files, folders and links the pack may unpack
+	// to; zero means DefaultMaxUnpackEntries.
+	MaxEntries int
+}
+
+// UnpackResult says what Unpack wrote.
+type UnpackResult struct {
+	Dir      string             `json:"dir"`
+	Encoding string             `json:"encoding"`
+	Name     string             `json:"name,omitempty"`
+	Version  string             `json:"version,omitempty"`
+	Manifest ocispec.Descriptor `json:"manifest"`
+	Files    int                `json:"files"`
+	Bytes    int64              `json:"bytes"`
+	// TopFolder is the Palette archive's top-level folder, which Unpack
+	// does not recreate: its content becomes the target folder.
+	TopFolder string `json:"topFolder,omitempty"`
+}
+
+// FetchManifest fetches, verifies and decodes an image manifest.
+func FetchManifest(ctx context.Context, src content.Fetcher, desc ocispec.Descriptor) (*ocispec.Manifest, error) {
+	if desc.Size > MaxManifestSize {
+		return nil, fmt.Errorf("manifest %s is %d bytes, more than the %d a manifest may have: %w", desc.Digest, desc.Size, MaxManifestSize, ErrTooLarge)
+	}
+	data, err := content.FetchAll(ctx, src, desc)
+	if err != nil {
+		return nil, fmt.Errorf("fetching manifest %s: %w", desc.Digest, err)
+	}
+	var m ocispec.Manifest
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, fmt.Errorf("manifest %s is not valid JSON: %v: %w", desc.Digest, err, ErrNotPack)
+	}
+	mt := m.MediaType
+	if mt == "" {
+		mt = desc.MediaType
+	}
+	switch mt {
+	case ocispec.MediaTypeImageManifest:
+	case ocispec.MediaTypeImageIndex, "application/vnd.docker.distribution.manifest.list.v2+json":
+		return nil, fmt.Errorf("%s is an image index, not a pack manifest: %w", desc.Digest, ErrNotPack)
+	case "application/vnd.docker.distribution.manifest.v2+json":
+	default:
+		return nil, fmt.Errorf("%s has media type %q, not an image manifest: %w", desc.Digest, mt, ErrNotPack)
+	}
+	if m.SchemaVersion != 2 {
+		return nil, fmt.Errorf("manifest %s has schemaVersion %d, want 2: %w", desc.Digest, m.SchemaVersion, ErrNotPack)
+	}
+	return &m, nil
+}
+
+// Encoding tells which encoding of a pack a manifest is, or fails with
+// ErrNotPack. A Palette archive is any manifest with a single layer that is
+// not a container image: Palette's documentation has users push archives by
+// hand, so the config and layer media types vary with the oras version.
+func Encoding(m *ocispec.Manifest) (string, error) {
+	if m.ArtifactType == mediatypes.ArtifactTypePack || m.Config.MediaType == mediatypes.PackConfig {
+		return mediatypes.EncodingNative, nil
+	}
+	switch m.Config.MediaType {
+	case ocispec.MediaTypeImageConfig, "application/vnd.docker.container.image.v1+json":
+		return "", fmt.Errorf("the manifest is a container image (config %s), not a pack: %w", m.Config.MediaType, ErrNotPack)
+	}
+	if len(m.Layers) == 1 {
+		return mediatypes.EncodingPalette, nil
+	}
+	return "", fmt.Errorf("the manifest (artifactType %q, config %q, %d layers) is neither a packyard pack nor a Palette archive: %w",
+		m.ArtifactType, m.Config.MediaType, len(m.Layers), ErrNotPack)
+}
+
+// Unpack writes the pack that manifest describes, in either encoding, from
+// src into dir: every file the pack had, byte for byte. Every blob's digest
+// is verified. Entries that would escape dir, links leading out of it,
+// device files, duplicate names and content past opts' limits are refused.
+// The pack is written into a temporary folder beside dir and renamed into
+// place only when complete; a dir that holds files is replaced only with
+// opts.Force. On failure nothing is left behind.
+func Unpack(ctx context.Context, src content.Fetcher, manifest ocispec.Descriptor, dir string, opts UnpackOptions) (*UnpackResult, error) {
+	absDir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	exists, err := checkTarget(absDir, opts.Force)
+	if err != nil {
+		return nil, err
+	}
+	m, err := FetchManifest(ctx, src, manifest)
+	if err != nil {
+		return nil, err
+	}
+	enc, err := Encoding(m)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(absDir), 0o755); err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(absDir), "."+filepath.Base(absDir)+".unpack-*")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+
+	x := newExtractor(tmp, opts.MaxSize, opts.MaxEntries)
+	res := &UnpackResult{Dir: dir, Encoding: enc, Manifest: manifest}
+	base := ""
+	if enc == mediatypes.EncodingNative {
+		err = x.native(ctx, src, m)
+	} else {
+		base, err = x.palette(ctx, src, m.Layers[0])
+		res.TopFolder = base
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := x.finishLinks(base); err != nil {
+		return nil, err
+	}
+	packRoot := filepath.Join(tmp, filepath.FromSlash(base))
+	for rel, f := range x.entries {
+		if f.Kind == KindRegular && (base == "" || under(rel, base)) {
+			res.Files++
+		}
+	}
+	res.Bytes = x.bytes
+	if data, err := readLimited(filepath.Join(packRoot, PackJSONFile), MaxPackJSONSize); err == nil {
+		var meta struct{ Name, Version string }
+		if json.Unmarshal(data, &meta) == nil {
+			res.Name, res.Version = meta.Name, meta.Version
+		}
+	}
+	if err := os.Chmod(packRoot, 0o755); err != nil {
+		return nil, err
+	}
+	if err := moveInto(packRoot, absDir, exists); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// checkTarget says whether dir exists, failing when it is not a folder, or
+// holds files and force is off.
+func checkTarget(dir string, force bool) (bool, error) {
+	st, err := os.Lstat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if !st.IsDir() {
+		return false, fmt.Errorf("%s exists and is not a folder: %w", dir, ErrTargetNotEmpty)
+	}
+	f, err := os.Open(dir)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(1)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return false, err
+	}
+	if len(names) > 0 && !force {
+		return false, fmt.Errorf("%s is not empty; unpack into a new folder, or replace it with --force: %w", dir, ErrTargetNotEmpty)
+	}
+	return true, nil
+}
+
+// moveInto renames the finished pack folder to dir, replacing what dir was.
+func moveInto(packRoot, dir string, exists bool) error {
+	if !exists {
+		return os.Rename(packRoot, dir)
+	}
+	old, err := os.MkdirTemp(filepath.Dir(dir), "."+filepath.Base(dir)+".old-*")
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(old); err != nil {
+		return err
+	}
+	if err := os.Rename(dir, old); err != nil {
+		return err
+	}
+	if err := os.Rename(packRoot, dir); err != nil {
+		if rerr := os.Rename(old, dir); rerr != nil {
+			return errors.Join(err, fmt.Errorf("restoring %s from %s: %w", dir, old, rerr))
+		}
+		return err
+	}
+	return os.RemoveAll(old)
+}
+
+// fetchVerified streams a blob to use, then checks that it matched its
+// descriptor byte for byte.
+func (x *extractor) fetchVerified(ctx context.Context, src content.Fetcher, desc ocispec.Descriptor, label string, use func(io.Reader) error) error {
+	if desc.Size < 0 {
+		return x.unsafe(label, "", "the descriptor has a negative size")
+	}
+	if err := desc.Digest.Validate(); err != nil {
+		return x.unsafe(label, "", "the descriptor's digest is invalid: "+err.Error())
+	}
+	rc, err := src.Fetch(ctx, desc)
+	if err != nil {
+		return fmt.Errorf("fetching layer %s: %w", label, err)
+	}
+	defer rc.Close()
+	vr := content.NewVerifyReader(rc, desc)
+	if err := use(vr); err != nil {
+		return err
+	}
+	if _, err := io.Copy(io.Discard, vr); err != nil {
+		return x.unsafe(label, "", "content does not match its descriptor: "+err.Error())
+	}
+	if err := vr.Verify(); err != nil {
+		return x.unsafe(label, "", "content does not match its descriptor: "+err.Error())
+	}
+	return nil
+}
+
+// native unpacks each layer of a native artifact to the path its title
+// names: folder layers as tars whose entries must lie in that folder,
+// other layers as single files.
+func (x *extractor) native(ctx context.Context, src content.Fetcher, m *ocispec.Manifest) error {
+	var packJSON *ocispec.Descriptor
+	for i, l := range m.Layers {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		title := l.Annotations[mediatypes.AnnotationTitle]
+		label := title
+		if label == "" {
+			return x.unsafe(fmt.Sprintf("#%d (%s)", i, l.Digest), "", "the layer has no "+mediatypes.AnnotationTitle+" annotation")
+		}
+		rel, err := safeName(title)
+		if err != nil {
+			return x.unsafe(label, title, "title: "+err.Error())
+		}
+		if l.Size > x.maxBytes {
+			return fmt.Errorf("layer %s is %d bytes, past the %d-byte limit: %w", label, l.Size, x.maxBytes, ErrTooLarge)
+		}
+		if rel == PackJSONFile {
+			packJSON = &m.Layers[i]
+		}
+		folder := l.Annotations[mediatypes.AnnotationContentUnpack] == "true"
+		switch l.MediaType {
+		case mediatypes.PackManifests, mediatypes.PackAnsibleRoles, mediatypes.PackFiles:
+			folder = true
+		case mediatypes.PackChart:
+			folder = false
+		}
+		err = x.fetchVerified(ctx, src, l, label, func(r io.Reader) error {
+			if folder {
+				if rel == "" {
+					return x.unsafe(label, title, "a folder layer cannot be the target folder itself")
+				}
+				return x.untar(label, rel, r, digestAnnotation(l))
+			}
+			return x.file(label, title, rel, false, r)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	switch {
+	case packJSON == nil && m.Config.MediaType == mediatypes.PackConfig:
+		// Older or hand-made artifacts may carry pack.json as config only.
+		return x.fetchVerified(ctx, src, m.Config, "config", func(r io.Reader) error {
+			return x.file("config", PackJSONFile, PackJSONFile, false, r)
+		})
+	case packJSON == nil:
+		return fmt.Errorf("the artifact has no pack.json layer: %w", ErrNotPack)
+	case m.Config.MediaType == mediatypes.PackConfig && m.Config.Digest != packJSON.Digest:
+		return x.unsafe("config", "", "the config differs from the pack.json layer; the artifact was tampered with")
+	}
+	return nil
+}
+
+func digestAnnotation(l ocispec.Descriptor) digest.Digest {
+	return digest.Digest(l.Annotations[mediatypes.AnnotationContentDigest])
+}
+
+// palette unpacks a Palette archive and returns the folder in it that is
+// the pack: its single top-level folder, or "" when pack.json lies at the
+// top of the archive.
+func (x *extractor) palette(ctx context.Context, src content.Fetcher, l ocispec.Descriptor) (string, error) {
+	label := l.Annotations[mediatypes.AnnotationTitle]
+	if label == "" {
+		label = l.Digest.String()
+	}
+	if l.Size > x.maxBytes {
+		return "", fmt.Errorf("layer %s is %d bytes, past the %d-byte limit: %w", label, l.Size, x.maxBytes, ErrTooLarge)
+	}
+	if err := x.fetchVerified(ctx, src, l, label, func(r io.Reader) error {
+		return x.untar(label, "", r, "")
+	}); err != nil {
+		return "", err
+	}
+	if f, ok := x.entries[PackJSONFile]; ok && f.Kind == KindRegular {
+		return "", nil
+	}
+	var tops []string
+	for rel := range x.entries {
+		if !strings.Contains(rel, "/") {
+			tops = append(tops, rel)
+		}
+	}
+	if len(tops) == 1 && x.entries[tops[0]].Kind == KindDir {
+		if f, ok := x.entries[tops[0]+"/"+PackJSONFile]; ok && f.Kind == KindRegular {
+			return tops[0], nil
+		}
+	}
+	return "", fmt.Errorf("archive %s holds no pack.json, neither at its top nor in a single top-level folder: %w", label, ErrNotPack)
+}
