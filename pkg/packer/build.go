@@ -305,9 +305,10 @@ func (p *Pack) nativeParts(charts []ChartInfo) ([]part, error) {
 		f, _ := p.File(top)
 		if f.Kind != KindDir {
 			parts = append(parts, part{mediaType: mediatypes.PackFile, title: top, src: top, file: f})
-			if f.Kind == KindSymlink {
-				// A link at the top is kept as a link, in a folder-style
-				// layer of one entry.
+			if f.Kind == KindSymlink || f.Kind == KindRegular && f.Mode&0o111 != 0 {
+				// A link at the top is kept as a link, and an executable
+				// file keeps its exec bit, in a folder-style layer of one
+				// entry: a single-file layer has no mode.
 				parts[len(parts)-1].entries = []tarEntry{{name: top, src: top, file: f}}
 				parts[len(parts)-1].mediaType = mediatypes.PackFiles
 			}
@@ -366,7 +367,7 @@ func (p *Pack) ingestPart(ctx context.Context, dst Ingester, pt part) (ocispec.D
 		desc.Annotations = ann
 		return desc, nil
 	}
-	desc, tarDigest, err := ingestTarGz(ctx, dst, pt.mediaType, p.Dir, pt.entries)
+	desc, tarDigest, err := ingestTarGz(ctx, dst, pt.mediaType, p.Dir, pt.entries, true)
 	if err != nil {
 		return desc, err
 	}
@@ -395,13 +396,18 @@ func ingestFile(ctx context.Context, dst Ingester, mediaType, name string, size 
 }
 
 // ingestTarGz stores entries as a reproducible gzip'd tar, streamed, and
-// returns its descriptor and the digest of the uncompressed tar.
-func ingestTarGz(ctx context.Context, dst Ingester, mediaType, dir string, entries []tarEntry) (ocispec.Descriptor, digest.Digest, error) {
+// returns its descriptor and, when hashTar is set, the digest of the
+// uncompressed tar.
+func ingestTarGz(ctx context.Context, dst Ingester, mediaType, dir string, entries []tarEntry, hashTar bool) (ocispec.Descriptor, digest.Digest, error) {
 	pr, pw := io.Pipe()
 	tarHash := digest.SHA256.Digester()
 	go func() {
 		zw := newGzipWriter(pw)
-		err := writeTar(ctx, io.MultiWriter(zw, tarHash.Hash()), dir, entries)
+		var w io.Writer = zw
+		if hashTar {
+			w = io.MultiWriter(zw, tarHash.Hash())
+		}
+		err := writeTar(ctx, w, dir, entries)
 		if cerr := zw.Close(); err == nil {
 			err = cerr
 		}
@@ -409,7 +415,7 @@ func ingestTarGz(ctx context.Context, dst Ingester, mediaType, dir string, entri
 	}()
 	desc, err := dst.Ingest(ctx, mediaType, pr)
 	pr.CloseWithError(err) // unblocks the writer if Ingest stopped early
-	if err != nil {
+	if err != nil || !hashTar {
 		return desc, "", err
 	}
 	return desc, tarHash.Digest(), nil
@@ -427,7 +433,7 @@ func (p *Pack) ingestPalette(ctx context.Context, dst Ingester) (ocispec.Descrip
 	for _, f := range p.Files {
 		entries = append(entries, tarEntry{name: path.Join(top, f.Path), src: f.Path, file: f})
 	}
-	desc, _, err := ingestTarGz(ctx, dst, mediatypes.PaletteArchive, p.Dir, entries)
+	desc, _, err := ingestTarGz(ctx, dst, mediatypes.PaletteArchive, p.Dir, entries, false)
 	if err != nil {
 		return desc, err
 	}

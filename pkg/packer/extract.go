@@ -73,6 +73,10 @@ func safeName(name string) (string, error) {
 	if c == "." {
 		return "", nil
 	}
+	if len(c) > 1 && c[1] == ':' || filepath.VolumeName(c) != "" {
+		// "./C:x" cleans to a drive-relative name.
+		return "", errors.New("the name is an absolute path")
+	}
 	return c, nil
 }
 

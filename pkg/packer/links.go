@@ -38,9 +38,9 @@ func resolveLinks(rel string, lookup func(string) (File, bool)) (File, error) {
 		}
 		p := path.Join(append(stack, c)...)
 		f, ok := lookup(p)
-		if !ok {
-			// Read the rest literally: a missing folder followed by ".."
-			// must not hide a way out.
+		if !ok || len(todo) > 0 && f.Kind != KindDir && f.Kind != KindSymlink {
+			// Read the rest literally: a missing folder, or a file taken
+			// for one, followed by ".." must not hide a way out.
 			depth := len(stack) + 1
 			for _, r := range todo {
 				if r == ".." {
@@ -62,9 +62,6 @@ func resolveLinks(rel string, lookup func(string) (File, bool)) (File, error) {
 			}
 			todo = append(components(filepath.ToSlash(f.Target)), todo...)
 			continue
-		}
-		if len(todo) > 0 && f.Kind != KindDir {
-			return File{Path: p}, fs.ErrNotExist
 		}
 		stack = append(stack, c)
 	}

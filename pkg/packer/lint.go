@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/Masterminds/semver/v3"
-	"helm.sh/helm/v3/pkg/chart/loader"
 )
 
 // Enumerations of pack.json, as Palette and the pack-central schema define
@@ -143,6 +142,13 @@ type linter struct {
 func (l *linter) add(f Finding) { l.r.Findings = append(l.r.Findings, f) }
 
 func (l *linter) fieldFinding(sev Severity, code, field, msg, fix string) {
+	for _, f := range l.p.loadFinds {
+		// A value of the wrong type is reported once, not again as the
+		// zero value it decoded to.
+		if f.Code == CodeInvalidType && (f.Field == field || strings.HasPrefix(field, f.Field+".") || strings.HasPrefix(field, f.Field+"[")) {
+			return
+		}
+	}
 	l.add(Finding{Severity: sev, Code: code, File: PackJSONFile, Field: field,
 		Position: l.p.FieldPosition(field), Message: msg, Fix: fix})
 }
@@ -255,7 +261,7 @@ func (l *linter) fields(context.Context) error {
 // typeError says whether loading already reported field as the wrong type.
 func (l *linter) typeError(field string) bool {
 	for _, f := range l.p.loadFinds {
-		if f.Code == CodeInvalidType && (f.Field == field || strings.HasPrefix(f.Field, field+".")) {
+		if f.Code == CodeInvalidType && (f.Field == field || strings.HasPrefix(f.Field, field+".") || strings.HasPrefix(f.Field, field+"[")) {
 			return true
 		}
 	}
@@ -476,7 +482,7 @@ func (l *linter) charts(ctx context.Context) error {
 			l.add(Finding{Severity: SeverityWarning, Code: CodeInvalidChart, File: rel,
 				Message: "chart archives are named NAME-VERSION.tgz", Fix: "package the chart with `helm package`"})
 		}
-		ch, err := loader.LoadFile(full)
+		ch, err := loadChart(full)
 		if err != nil {
 			l.add(Finding{Severity: SeverityError, Code: CodeInvalidChart, File: rel,
 				Message: "helm cannot load the chart: " + strings.TrimPrefix(err.Error(), full+": "),

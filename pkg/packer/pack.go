@@ -359,6 +359,10 @@ func (p *Pack) decodeMetadata(data []byte) {
 			if canon := closestField(key); canon != "" && strings.EqualFold(canon, key) {
 				if _, dup := top[canon]; !dup {
 					name = canon
+					if ix != nil {
+						// Lint looks fields up by their schema name.
+						ix.values[canon] = ix.values[key]
+					}
 					p.loadFinds = append(p.loadFinds, Finding{
 						Severity: SeverityWarning, Code: CodeUnknownField, File: PackJSONFile, Field: key,
 						Position: ix.pos(key),
@@ -423,7 +427,17 @@ func typeFinding(ix *jsonIndex, key string, raw json.RawMessage, err error) Find
 				for off > start && off < int64(len(ix.data)) && isJSONSpace(ix.data[off]) {
 					off--
 				}
-				f.Position = positionAt(ix.data, valueStartBefore(ix.data, start, off))
+				vstart := valueStartBefore(ix.data, start, off)
+				f.Position = positionAt(ix.data, vstart)
+				// Name the element or member that is wrong ("cloudTypes[1]",
+				// "constraints.dependencies[0].packName"); te.Field omits
+				// array indexes and map keys.
+				for p, o := range ix.values {
+					if o == vstart && (p == key || strings.HasPrefix(p, key+".") || strings.HasPrefix(p, key+"[")) {
+						field = p
+					}
+				}
+				f.Field = field
 			}
 		}
 		f.Message = fmt.Sprintf("%s must be %s, not %s", field, jsonTypeName(te.Type.String()), te.Value)

@@ -1,0 +1,302 @@
+// Package e2e drives the packyard binary, built once for the whole run, and
+// checks what it makes with real third-party clients (oras, tar) installed
+// at pinned versions by hack/tools.sh.
+package e2e
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Build information stamped into the binary under test.
+const (
+	testVersion = "v9.8.7-e2e"
+	testCommit  = "0123456789ab"
+	testDate    = "2024-05-06T07:08:09Z"
+)
+
+var (
+	// repoRoot is the repository's top folder.
+	repoRoot string
+	// packyardBin is the binary under test.
+	packyardBin string
+	// orasBin is the oras CLI that hack/tools.sh installs.
+	orasBin string
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(runMain(m))
+}
+
+func runMain(m *testing.M) int {
+	var err error
+	repoRoot, err = findRepoRoot()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	tmp, err := os.MkdirTemp("", "packyard-e2e-*")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	defer func() {
+		if err := os.RemoveAll(tmp); err != nil {
+			fmt.Fprintln(os.Stderr, "e2e:", err)
+		}
+	}()
+
+	packyardBin = filepath.Join(tmp, "packyard")
+	ldflags := fmt.Sprintf("-X main.version=%s -X main.commit=%s -X main.date=%s", testVersion, testCommit, testDate)
+	build := exec.Command("go", "build", "-ldflags", ldflags, "-o", packyardBin, "./cmd/packyard")
+	build.Dir = repoRoot
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: building packyard: %v\n%s", err, out)
+		return 1
+	}
+
+	toolsDir := os.Getenv("TOOLS_DIR")
+	if toolsDir == "" {
+		toolsDir = filepath.Join(repoRoot, "bin", "tools")
+	} else if !filepath.IsAbs(toolsDir) {
+		// hack/tools.sh, run from the root, reads it from there.
+		toolsDir = filepath.Join(repoRoot, toolsDir)
+	}
+	orasBin = filepath.Join(toolsDir, "oras")
+	// The script skips a tool that is installed at its pinned version, so
+	// this costs a moment once oras is there.
+	tools := exec.Command("bash", filepath.Join(repoRoot, "hack", "tools.sh"), "oras")
+	tools.Dir = repoRoot
+	tools.Env = append(os.Environ(), "TOOLS_DIR="+toolsDir)
+	start := time.Now()
+	if out, err := tools.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: hack/tools.sh oras: %v\n%s", err, out)
+		return 1
+	} else if time.Since(start) > 5*time.Second {
+		// Say what took the time.
+		fmt.Fprintf(os.Stderr, "%s", out)
+	}
+	return m.Run()
+}
+
+// findRepoRoot walks up from the working folder to the one holding go.mod.
+func findRepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod above the working folder")
+		}
+		dir = parent
+	}
+}
+
+// result is what a finished command printed and how it exited.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// run runs a command in dir and returns its output and exit code. It fails
+// the test when the command cannot start or is killed.
+func run(t *testing.T, dir string, env []string, name string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	cmd.Env = append(baseEnv(), env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	res := result{stdout: stdout.String(), stderr: stderr.String()}
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee) && ee.Exited():
+		res.code = ee.ExitCode()
+	case err != nil:
+		t.Fatalf("%s %s: %v\nstderr:\n%s", name, strings.Join(args, " "), err, res.stderr)
+	}
+	return res
+}
+
+// baseEnv is the environment commands inherit, without SOURCE_DATE_EPOCH:
+// the tests expect builds without a creation time unless they set one.
+func baseEnv() []string {
+	return slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		return strings.HasPrefix(kv, "SOURCE_DATE_EPOCH=")
+	})
+}
+
+// mustRun runs a command that must exit 0.
+func mustRun(t *testing.T, dir string, env []string, name string, args ...string) result {
+	t.Helper()
+	res := run(t, dir, env, name, args...)
+	if res.code != 0 {
+		t.Fatalf("%s %s: exit status %d\nstdout:\n%s\nstderr:\n%s", filepath.Base(name), strings.Join(args, " "),
+			res.code, res.stdout, res.stderr)
+	}
+	return res
+}
+
+// packyard runs the binary under test from the repository root.
+func packyard(t *testing.T, args ...string) result {
+	t.Helper()
+	return run(t, repoRoot, nil, packyardBin, args...)
+}
+
+func mustPackyard(t *testing.T, args ...string) result {
+	t.Helper()
+	return mustRun(t, repoRoot, nil, packyardBin, args...)
+}
+
+// oras runs the oras CLI in dir.
+func oras(t *testing.T, dir string, args ...string) result {
+	t.Helper()
+	return mustRun(t, dir, nil, orasBin, args...)
+}
+
+// examplePacks are the pack folders under examples/, relative to the root.
+func examplePacks(t *testing.T) []string {
+	t.Helper()
+	return packDirs(t, "examples")
+}
+
+// allPacks are the example packs and the community packs of testdata.
+func allPacks(t *testing.T) []string {
+	t.Helper()
+	return append(examplePacks(t), packDirs(t, filepath.Join("testdata", "packs"))...)
+}
+
+func packDirs(t *testing.T, parent string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Join(repoRoot, parent))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dirs []string
+	for _, e := range entries {
+		if e.IsDir() {
+			dirs = append(dirs, filepath.Join(parent, e.Name()))
+		}
+	}
+	if len(dirs) == 0 {
+		t.Fatalf("no packs in %s", parent)
+	}
+	return dirs
+}
+
+// abs makes a path relative to the repository root absolute.
+func abs(rel string) string {
+	if filepath.IsAbs(rel) {
+		return rel
+	}
+	return filepath.Join(repoRoot, rel)
+}
+
+// tree reads every folder and regular file below root: files map to their
+// content, folders to "<dir>". Links and other kinds fail the test, since
+// no pack used here has them.
+func tree(t *testing.T, root string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil || rel == "." {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		switch {
+		case d.IsDir():
+			out[rel] = "<dir>"
+		case d.Type().IsRegular():
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			out[rel] = string(data)
+		default:
+			return fmt.Errorf("%s is a %s, not a file or folder", p, d.Type())
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// assertSameTree fails the test unless got holds exactly the folders and
+// files of want, byte for byte.
+func assertSameTree(t *testing.T, want, got string) {
+	t.Helper()
+	w, g := tree(t, want), tree(t, got)
+	var problems []string
+	for p, content := range w {
+		gc, ok := g[p]
+		switch {
+		case !ok:
+			problems = append(problems, "missing "+p)
+		case gc != content:
+			problems = append(problems, fmt.Sprintf("differs %s (%d bytes, want %d)", p, len(gc), len(content)))
+		}
+	}
+	for p := range g {
+		if _, ok := w[p]; !ok {
+			problems = append(problems, "extra "+p)
+		}
+	}
+	if len(problems) > 0 {
+		slices.Sort(problems)
+		t.Errorf("%s differs from %s:\n  %s", got, want, strings.Join(problems, "\n  "))
+	}
+	if len(w) == 0 {
+		t.Errorf("%s is empty", want)
+	}
+}
+
+// copyTree copies the folders and regular files below src to dst, with
+// modes 0755 and 0644 whatever the source's (testdata is read-only).
+func copyTree(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, p)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, rel)
+		switch {
+		case d.IsDir():
+			return os.MkdirAll(target, 0o755)
+		case d.Type().IsRegular():
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(target, data, 0o644)
+		}
+		return fmt.Errorf("%s is a %s, not a file or folder", p, d.Type())
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
