@@ -29,8 +29,8 @@ version, and the Palette archive, tagged VERSION-palette. A '+' in the
 version becomes '_' in tags. Builds are reproducible: the same content gives
 the same digests on any machine. Set SOURCE_DATE_EPOCH to record a creation
 time in the manifests.`,
-		Example: `  packyard pack build examples/hello-nginx -o out/hello-nginx
-  packyard pack build my-pack -o layout --format palette`,
+		Example: `  packyard pack build examples/hello-chart -o out/hello-chart
+  packyard pack build examples/hello-chart -o out/hello-chart --format palette`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runBuild(cmd, opts, args)
@@ -53,19 +53,35 @@ func runBuild(cmd *cobra.Command, opts buildOptions, dirs []string) error {
 	if err != nil {
 		return err
 	}
-	var results []*packer.BuildResult
-	for _, dir := range dirs {
+	// Load every pack first, so that two packs that cannot share the
+	// layout are refused before anything is written.
+	packs := make([]*packer.Pack, len(dirs))
+	tags := map[string]string{}
+	for i, dir := range dirs {
 		p, err := packer.Load(cmd.Context(), dir)
 		if err != nil {
 			return lintAdvice(err)
 		}
+		if other, ok := tags[p.Tag()]; ok {
+			return &cliError{
+				err:            fmt.Errorf("%s and %s both want tag %q in %s", other, dir, p.Tag(), opts.output),
+				recommendation: "A layout holds one pack per version: build them into separate layouts.",
+			}
+		}
+		tags[p.Tag()] = dir
+		packs[i] = p
+	}
+	var results []*packer.BuildResult
+	for i, p := range packs {
 		res, err := packer.BuildToLayout(cmd.Context(), p, opts.output, packer.BuildOptions{Format: format, Created: created})
 		if err != nil {
 			return lintAdvice(err)
 		}
 		results = append(results, res)
 		if !opts.json {
-			printBuild(cmd, dir, opts.output, res)
+			if err := printBuild(cmd, dirs[i], opts.output, res); err != nil {
+				return err
+			}
 		}
 	}
 	if opts.json {
@@ -74,19 +90,21 @@ func runBuild(cmd *cobra.Command, opts buildOptions, dirs []string) error {
 	return nil
 }
 
-func printBuild(cmd *cobra.Command, dir, layout string, res *packer.BuildResult) {
-	w := cmd.OutOrStdout()
+func printBuild(cmd *cobra.Command, dir, layout string, res *packer.BuildResult) error {
 	if n := res.Report.Warnings(); n > 0 {
-		fmt.Fprintf(cmd.ErrOrStderr(), "%s: %s (run `packyard pack lint %s` to see them)\n", dir, plural(n, "lint warning"), dir)
+		stderr := &errWriter{w: cmd.ErrOrStderr()}
+		stderr.printf("%s: %s (run `packyard pack lint %s` to see them)\n", dir, plural(n, "lint warning"), dir)
 	}
+	w := &errWriter{w: cmd.OutOrStdout()}
 	for _, a := range res.Artifacts() {
 		var size int64
 		for _, l := range a.Layers {
 			size += l.Size
 		}
-		fmt.Fprintf(w, "built %s %s (%s) %s:%s %s, %s in %s\n", res.Name, res.Version, a.Encoding, layout,
+		w.printf("built %s %s (%s) %s:%s %s, %s in %s\n", res.Name, res.Version, a.Encoding, layout,
 			packer.LayoutTag(a.Encoding, res.Tag), a.Manifest.Digest, humanBytes(size), plural(len(a.Layers), "layer"))
 	}
+	return w.err
 }
 
 // lintAdvice points at pack lint when a build is refused for lint errors.

@@ -43,10 +43,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if errors.As(err, &ee) {
 		return ee.code
 	}
-	fmt.Fprintf(stderr, "Error: %v\n", err)
+	ew := &errWriter{w: stderr}
+	ew.printf("Error: %v\n", err)
 	var ce *cliError
 	if errors.As(err, &ce) && ce.recommendation != "" {
-		fmt.Fprintf(stderr, "%s\n", ce.recommendation)
+		ew.printf("%s\n", ce.recommendation)
 	}
 	if errors.Is(err, context.Canceled) {
 		return 130

@@ -30,9 +30,9 @@ checked; entries that would land outside DIR, links leading out of it,
 device files and duplicate names are refused, as is content past the size
 limit. DIR appears only when the pack is complete, and a DIR that holds
 files is replaced only with --force.`,
-		Example: `  packyard pack unpack out/hello-nginx hello-nginx
-  packyard pack unpack out/hello-nginx:1.0.0 hello-nginx --force
-  packyard pack unpack out/hello-nginx:1.0.0 hello-nginx --format palette`,
+		Example: `  packyard pack unpack out/hello-chart hello-chart
+  packyard pack unpack out/hello-chart:0.1.0 hello-chart --force
+  packyard pack unpack out/hello-chart:0.1.0 hello-chart --format palette`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runUnpack(cmd, opts, args[0], args[1])

@@ -16,7 +16,6 @@ import (
 type tarFile struct {
 	name string
 	data string
-	size int64 // when set, the header claims this size
 	typ  byte
 }
 

@@ -24,6 +24,8 @@ var (
 	// ErrTargetNotEmpty: the folder to unpack into holds files and Force was
 	// not set.
 	ErrTargetNotEmpty = errors.New("target folder is not empty")
+	// ErrTargetNotFolder: the path to unpack into is a file.
+	ErrTargetNotFolder = errors.New("target is not a folder")
 )
 
 // Severity says whether a finding stops a build.
@@ -57,6 +59,8 @@ const (
 	CodeWrongKind         = "wrong-kind"
 	CodeDuplicateEntry    = "duplicate-entry"
 	CodeLinkOutside       = "link-outside"
+	CodeDanglingLink      = "dangling-link"
+	CodeRoleWithoutTasks  = "role-without-tasks"
 	CodeSpecialFile       = "special-file"
 	CodeInvalidChart      = "invalid-chart"
 	CodeChartNotPackaged  = "chart-not-packaged"
@@ -124,7 +128,10 @@ func (e *LintError) Error() string {
 			break
 		}
 	}
-	return fmt.Sprintf("pack %s has %d lint error(s), first: %s", e.Report.Dir, n, first)
+	if n == 1 {
+		return fmt.Sprintf("pack %s has a lint error: %s", e.Report.Dir, first)
+	}
+	return fmt.Sprintf("pack %s has %d lint errors, the first: %s", e.Report.Dir, n, first)
 }
 
 // Unwrap lets errors.Is(err, ErrInvalidPack) match.

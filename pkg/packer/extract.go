@@ -316,7 +316,7 @@ func (x *extractor) entry(layer, prefix string, hdr *tar.Header, r io.Reader) er
 		return x.unsafe(layer, name, fmt.Sprintf("the entry lies outside its layer's folder %q", prefix))
 	}
 	switch hdr.Typeflag {
-	case tar.TypeReg, tar.TypeRegA:
+	case tar.TypeReg:
 		if hdr.Size > x.maxBytes-x.bytes {
 			return fmt.Errorf("layer %s: entry %q is %d bytes, past the %d-byte limit: %w", layer, name, hdr.Size, x.maxBytes, ErrTooLarge)
 		}

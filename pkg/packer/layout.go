@@ -173,10 +173,12 @@ func ResolveInLayout(ctx context.Context, l *ocilayout.Layout, ref, encoding str
 		default:
 			tries = []string{ref, LayoutTag(mediatypes.EncodingPalette, ref)}
 		}
+		var mismatch string
 		for _, t := range tries {
 			d, err := l.Resolve(ctx, t)
 			if err == nil {
-				if encoding != "" && d.Annotations[mediatypes.AnnotationEncoding] != "" && d.Annotations[mediatypes.AnnotationEncoding] != encoding {
+				if got := d.Annotations[mediatypes.AnnotationEncoding]; encoding != "" && got != "" && got != encoding {
+					mismatch = fmt.Sprintf("tag %q of %s holds the %s encoding, not the %s one", t, l.Root(), got, encoding)
 					continue
 				}
 				return d, nil
@@ -184,6 +186,9 @@ func ResolveInLayout(ctx context.Context, l *ocilayout.Layout, ref, encoding str
 			if !errors.Is(err, errdef.ErrNotFound) {
 				return ocispec.Descriptor{}, err
 			}
+		}
+		if mismatch != "" {
+			return ocispec.Descriptor{}, fmt.Errorf("%s (tags: %s): %w", mismatch, strings.Join(layoutTags(l), ", "), errdef.ErrNotFound)
 		}
 		return ocispec.Descriptor{}, fmt.Errorf("no tag %q in %s (tags: %s): %w", ref, l.Root(), strings.Join(layoutTags(l), ", "), errdef.ErrNotFound)
 	}

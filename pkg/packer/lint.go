@@ -218,7 +218,7 @@ func (l *linter) fields(context.Context) error {
 	}
 	if m.AddonType != "" {
 		l.enum(SeverityError, "addonType", m.AddonType, AddonTypes, "addon type")
-		if m.Layer != "" && m.Layer != "addon" {
+		if slices.Contains(Layers, m.Layer) && m.Layer != "addon" {
 			l.fieldFinding(SeverityWarning, CodeAddonType, "addonType",
 				fmt.Sprintf("addonType applies to addon packs; this pack's layer is %q", m.Layer),
 				`remove "addonType", or set "layer": "addon"`)
@@ -250,7 +250,7 @@ func (l *linter) fields(context.Context) error {
 		case err != nil:
 			l.fieldFinding(SeverityError, CodeInvalidDate, "eol",
 				fmt.Sprintf("eol %q is not a date in the form YYYY-MM-DD", m.EOL), `write it as "2028-04-30"`)
-		case d.Before(l.opts.Now.Truncate(24 * time.Hour)):
+		case d.Before(time.Date(l.opts.Now.Year(), l.opts.Now.Month(), l.opts.Now.Day(), 0, 0, 0, 0, time.UTC)):
 			l.fieldFinding(SeverityWarning, CodeEOLPassed, "eol",
 				fmt.Sprintf("the pack reached its end of life on %s", m.EOL), "release a supported version, or move eol")
 		}
@@ -400,7 +400,7 @@ func (l *linter) paths(context.Context) error {
 			rel, err := cleanRel(raw)
 			if err != nil {
 				l.fieldFinding(SeverityError, CodeInvalidPath, field, fmt.Sprintf("%q: %v", raw, err),
-					"write the path relative to the pack folder, as in \"charts/my-chart-1.0.0.tgz\"")
+					fmt.Sprintf("write the path relative to the pack folder, as in %q", pathExample[list.field]))
 				continue
 			}
 			if seen[rel] {
@@ -438,10 +438,19 @@ func (l *linter) paths(context.Context) error {
 	return nil
 }
 
+// pathExample shows, per pack.json list, what a path in it looks like.
+var pathExample = map[string]string{
+	"charts":        "charts/my-chart-1.0.0.tgz",
+	"kubeManifests": "manifests/my-app.yaml",
+	"ansibleRoles":  "ansible-roles/my-role",
+}
+
 func (l *linter) missingPath(list, field, raw, rel string) {
 	fix := fmt.Sprintf("add %s to the pack, or remove it from %s", rel, list)
 	if list == "charts" {
 		if src := l.chartSourceFor(rel); src != "" {
+			// The folder is the missing archive's source, not a stray.
+			l.referenced[src] = true
 			fix = fmt.Sprintf("the chart's folder %s is there but not its archive: package it with `helm package %s --destination %s`",
 				src, filepath.Join(l.p.Dir, filepath.FromSlash(src)), filepath.Join(l.p.Dir, filepath.FromSlash(path.Dir(rel))))
 		}
@@ -456,7 +465,7 @@ func (l *linter) chartSourceFor(archive string) string {
 	dir, base := path.Dir(archive), path.Base(archive)
 	best := ""
 	for _, f := range l.p.Files {
-		if f.Kind != KindDir || path.Dir(f.Path) != dir && !(dir == "." && !strings.Contains(f.Path, "/")) {
+		if f.Kind != KindDir || path.Dir(f.Path) != dir {
 			continue
 		}
 		if _, ok := l.p.File(path.Join(f.Path, "Chart.yaml")); !ok {
@@ -606,7 +615,7 @@ func (l *linter) roles(context.Context) error {
 			}
 		}
 		if !found {
-			l.add(Finding{Severity: SeverityWarning, Code: CodeWrongKind, File: rel,
+			l.add(Finding{Severity: SeverityWarning, Code: CodeRoleWithoutTasks, File: rel,
 				Message: fmt.Sprintf("Ansible role %s has no tasks/main.yml", rel),
 				Fix:     "add the role's tasks in tasks/main.yml"})
 		}
@@ -660,7 +669,7 @@ func (l *linter) specialFiles(context.Context) error {
 					Message: fmt.Sprintf("symbolic link to %q: %v", f.Target, err),
 					Fix:     "replace the link with the file it points to, or point it inside the pack"})
 			} else if errors.Is(err, fs.ErrNotExist) {
-				l.add(Finding{Severity: SeverityWarning, Code: CodeLinkOutside, File: f.Path,
+				l.add(Finding{Severity: SeverityWarning, Code: CodeDanglingLink, File: f.Path,
 					Message: fmt.Sprintf("symbolic link to %q points at nothing", f.Target),
 					Fix:     "remove the link or fix its target"})
 			}
@@ -688,7 +697,8 @@ func (l *linter) unreferenced(context.Context) error {
 	total, stray := map[string]int{}, map[string]int{}
 	var strayFiles []string
 	for _, f := range l.p.Files {
-		if f.Kind == KindDir {
+		if f.Kind == KindDir || f.Kind == KindOther {
+			// Special files have an error of their own.
 			continue
 		}
 		s := !covered(f.Path)

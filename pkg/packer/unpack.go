@@ -134,7 +134,9 @@ func Unpack(ctx context.Context, src content.Fetcher, manifest ocispec.Descripto
 	defer os.RemoveAll(tmp)
 
 	x := newExtractor(tmp, opts.MaxSize, opts.MaxEntries)
-	res := &UnpackResult{Dir: dir, Encoding: enc, Manifest: manifest}
+	res := &UnpackResult{Dir: dir, Encoding: enc, Manifest: ocispec.Descriptor{
+		MediaType: manifest.MediaType, Digest: manifest.Digest, Size: manifest.Size, ArtifactType: m.ArtifactType,
+	}}
 	base := ""
 	if enc == mediatypes.EncodingNative {
 		err = x.native(ctx, src, m)
@@ -181,7 +183,7 @@ func checkTarget(dir string, force bool) (bool, error) {
 		return false, err
 	}
 	if !st.IsDir() {
-		return false, fmt.Errorf("%s exists and is not a folder: %w", dir, ErrTargetNotEmpty)
+		return false, fmt.Errorf("%s exists and is a file; give a folder to unpack into: %w", dir, ErrTargetNotFolder)
 	}
 	f, err := os.Open(dir)
 	if err != nil {

@@ -737,8 +737,8 @@ func TestUnpackTarget(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, force := range []bool{false, true} {
-				if _, err := Unpack(t.Context(), l, a.Manifest, file, UnpackOptions{Force: force}); !errors.Is(err, ErrTargetNotEmpty) {
-					t.Errorf("a file as the target (force %v): err = %v, want ErrTargetNotEmpty", force, err)
+				if _, err := Unpack(t.Context(), l, a.Manifest, file, UnpackOptions{Force: force}); !errors.Is(err, ErrTargetNotFolder) {
+					t.Errorf("a file as the target (force %v): err = %v, want ErrTargetNotFolder", force, err)
 				}
 			}
 			if data, _ := os.ReadFile(file); string(data) != "x" {
