@@ -390,7 +390,7 @@ func (p *Pack) decodeMetadata(data []byte) {
 			continue
 		}
 		if err := json.Unmarshal(raw, target); err != nil {
-			p.loadFinds = append(p.loadFinds, typeFinding(ix, key, raw, err))
+			p.loadFinds = append(p.loadFinds, typeFinding(ix, key, err))
 		}
 	}
 	if legacyCloudType != "" {
@@ -408,7 +408,7 @@ func (p *Pack) decodeMetadata(data []byte) {
 }
 
 // typeFinding reports a pack.json value of the wrong JSON type.
-func typeFinding(ix *jsonIndex, key string, raw json.RawMessage, err error) Finding {
+func typeFinding(ix *jsonIndex, key string, err error) Finding {
 	f := Finding{
 		Severity: SeverityError, Code: CodeInvalidType, File: PackJSONFile, Field: key,
 		Position: ix.pos(key),
@@ -446,7 +446,6 @@ func typeFinding(ix *jsonIndex, key string, raw json.RawMessage, err error) Find
 	}
 	f.Message = fmt.Sprintf("%s: %v", key, err)
 	f.Fix = "correct the value"
-	_ = raw
 	return f
 }
 
@@ -498,18 +497,7 @@ func jsonTypeName(goType string) string {
 }
 
 // closestField suggests the known field a misspelled one meant.
-func closestField(key string) string {
-	best, bestDist := "", 3
-	for _, k := range knownFields {
-		if strings.EqualFold(k, key) {
-			return k
-		}
-		if d := editDistance(strings.ToLower(k), strings.ToLower(key)); d < bestDist {
-			best, bestDist = k, d
-		}
-	}
-	return best
-}
+func closestField(key string) string { return closest(key, knownFields) }
 
 func editDistance(a, b string) int {
 	prev := make([]int, len(b)+1)

@@ -92,16 +92,16 @@ func setAsideActions(data []byte) []byte {
 	}
 	// A line holding nothing but actions is template control flow
 	// ({{- if ... }}, {{ end }}, {{ include ... | nindent 4 }}): drop it.
+	// Masking keeps every line break, so both splits line up.
 	lines := bytes.Split(out, []byte{'\n'})
 	orig := bytes.Split(data, []byte{'\n'})
-	for i, l := range lines {
-		if i < len(orig) && bytes.Contains(orig[i], []byte("{{")) || i < len(orig) && bytes.Contains(orig[i], []byte("}}")) {
-			rest := actionPattern.ReplaceAll(orig[i], nil)
-			if len(bytes.TrimSpace(rest)) == 0 || bytes.Equal(bytes.TrimSpace(rest), []byte("-")) {
-				lines[i] = bytes.Repeat([]byte{' '}, 0)
-			}
+	for i := range lines {
+		if !bytes.Contains(orig[i], []byte("{{")) && !bytes.Contains(orig[i], []byte("}}")) {
+			continue
 		}
-		_ = l
+		if rest := bytes.TrimSpace(actionPattern.ReplaceAll(orig[i], nil)); len(rest) == 0 || string(rest) == "-" {
+			lines[i] = nil
+		}
 	}
 	return bytes.Join(lines, []byte{'\n'})
 }
