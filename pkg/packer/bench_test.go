@@ -2,6 +2,7 @@ package packer_test
 
 import (
 	"archive/tar"
+	"bytes"
 	"compress/gzip"
 	"context"
 	"crypto/sha256"
@@ -15,7 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"syscall"
+	"strings"
 	"testing"
 	"time"
 
@@ -184,6 +185,21 @@ func BenchmarkUnpack(b *testing.B) {
 	}
 }
 
+// vmHWM reads a running process's peak resident memory in MiB.
+func vmHWM(pid int) (float64, bool) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kib, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+			return kib / 1024, err == nil
+		}
+	}
+	return 0, false
+}
+
 // BenchmarkPeakMemory runs the packyard binary on a 1 GiB pack and reports
 // the peak resident memory of `pack build` and `pack unpack` (goal: under
 // 100 MiB each: content is streamed, never held whole).
@@ -198,10 +214,30 @@ func BenchmarkPeakMemory(b *testing.B) {
 	layoutDir := filepath.Join(dir, "layout")
 	peak := func(args ...string) float64 {
 		cmd := exec.Command(bin, args...)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			b.Fatalf("packyard %v: %v\n%s", args, err, out)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		must(b, cmd.Start())
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		// The rusage of a child counts the memory of the process it was
+		// forked from, so read the child's own high-water mark instead.
+		var hwm float64
+		for {
+			select {
+			case err := <-done:
+				if err != nil {
+					b.Fatalf("packyard %v: %v\n%s", args, err, out.String())
+				}
+				if hwm == 0 {
+					b.Fatalf("packyard %v: no memory reading before it ended", args)
+				}
+				return hwm
+			case <-time.After(2 * time.Millisecond):
+				if v, ok := vmHWM(cmd.Process.Pid); ok {
+					hwm = max(hwm, v)
+				}
+			}
 		}
-		return float64(cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) / 1024 // KiB to MiB
 	}
 	var buildPeak, unpackPeak float64
 	for i := 0; i < b.N; i++ {
