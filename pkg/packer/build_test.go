@@ -807,8 +807,8 @@ func TestBuildToLayoutRefusesOtherFolder(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, "keep.txt"), []byte("mine"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := BuildToLayout(t.Context(), p, root, BuildOptions{}); err == nil {
-		t.Fatal("building into a folder of other files succeeded")
+	if _, err := BuildToLayout(t.Context(), p, root, BuildOptions{}); !errors.Is(err, ErrTargetNotEmpty) {
+		t.Fatalf("building into a folder of other files: %v, want ErrTargetNotEmpty", err)
 	}
 	if names := btDirNames(t, root); !slices.Equal(names, []string{"keep.txt"}) {
 		t.Errorf("the folder now holds %q", names)
@@ -818,8 +818,8 @@ func TestBuildToLayoutRefusesOtherFolder(t *testing.T) {
 	}
 	// A file given as the layout is refused too.
 	file := filepath.Join(root, "keep.txt")
-	if _, err := BuildToLayout(t.Context(), p, file, BuildOptions{}); err == nil {
-		t.Fatal("building into a file succeeded")
+	if _, err := BuildToLayout(t.Context(), p, file, BuildOptions{}); !errors.Is(err, ErrTargetNotFolder) {
+		t.Fatalf("building into a file: %v, want ErrTargetNotFolder", err)
 	}
 
 	// An empty folder becomes the layout.
@@ -1018,8 +1018,8 @@ func TestResolveInLayout(t *testing.T) {
 		t.Fatal(err)
 	}
 	d, err := ResolveInLayout(ctx, l, "", "")
-	if err == nil || d.Digest != "" {
-		t.Errorf("no ref with two packs: %s, %v; want an error", d.Digest, err)
+	if !errors.Is(err, errdef.ErrMissingReference) || d.Digest != "" {
+		t.Errorf("no ref with two packs: %s, %v; want ErrMissingReference", d.Digest, err)
 	}
 	if d, err := ResolveInLayout(ctx, l, "1.2.4", ""); err != nil || d.Digest != res2.Native.Manifest.Digest {
 		t.Errorf("1.2.4: %s, %v", d.Digest, err)

@@ -101,7 +101,7 @@ func freshLayoutTarget(root string) (bool, error) {
 		return false, err
 	}
 	if !st.IsDir() {
-		return false, fmt.Errorf("%s exists and is not a folder; give a folder for the OCI image layout", root)
+		return false, fmt.Errorf("%s exists and is a file; give a folder for the OCI image layout: %w", root, ErrTargetNotFolder)
 	}
 	if _, err := os.Stat(filepath.Join(root, ocispec.ImageLayoutFile)); err == nil {
 		return false, nil
@@ -111,7 +111,7 @@ func freshLayoutTarget(root string) (bool, error) {
 		return false, err
 	}
 	if len(entries) > 0 {
-		return false, fmt.Errorf("%s is a folder that holds files but is not an OCI image layout; give a new or empty folder", root)
+		return false, fmt.Errorf("%s holds files but is not an OCI image layout; give a new or empty folder: %w", root, ErrTargetNotEmpty)
 	}
 	return true, nil
 }
@@ -207,7 +207,7 @@ func ResolveInLayout(ctx context.Context, l *ocilayout.Layout, ref, encoding str
 	case len(candidates) == 0:
 		return ocispec.Descriptor{}, fmt.Errorf("%s holds no pack: %w", l.Root(), errdef.ErrNotFound)
 	case len(packs) > 1:
-		return ocispec.Descriptor{}, fmt.Errorf("%s holds several packs; name one as %s:TAG (tags: %s)", l.Root(), l.Root(), strings.Join(layoutTags(l), ", "))
+		return ocispec.Descriptor{}, fmt.Errorf("%s holds several packs; name one as %s:TAG (tags: %s): %w", l.Root(), l.Root(), strings.Join(layoutTags(l), ", "), errdef.ErrMissingReference)
 	}
 	slices.SortStableFunc(candidates, func(a, b ocispec.Descriptor) int {
 		return encodingRank(a) - encodingRank(b)

@@ -53,7 +53,7 @@ func FetchManifest(ctx context.Context, src content.Fetcher, desc ocispec.Descri
 		return nil, fmt.Errorf("manifest %s is %d bytes, more than the %d a manifest may have: %w", desc.Digest, desc.Size, MaxManifestSize, ErrTooLarge)
 	}
 	data, err := content.FetchAll(ctx, src, desc)
-	if errors.Is(err, content.ErrMismatchedDigest) || errors.Is(err, content.ErrTrailingData) {
+	if errors.Is(err, content.ErrMismatchedDigest) || errors.Is(err, content.ErrTrailingData) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return nil, fmt.Errorf("fetching manifest %s: %w: %w", desc.Digest, err, ErrUnsafeContent)
 	}
 	if err != nil {

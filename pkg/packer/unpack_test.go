@@ -380,6 +380,14 @@ func upHostileCases() []upCase {
 			m := upGetManifest(t, s, d)
 			return upLiar{s, map[digest.Digest][]byte{m.Layers[0].Digest: good[:len(good)-512]}}, d
 		}, want: ErrUnsafeContent},
+		{name: "manifest shorter than its descriptor", make: func(t *testing.T, e upEnv, s *memory.Store) (content.Fetcher, ocispec.Descriptor) {
+			d := upPaletteEntries(t, s)
+			raw, err := content.FetchAll(t.Context(), s, d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return upLiar{s, map[digest.Digest][]byte{d.Digest: raw[:len(raw)-10]}}, d
+		}, want: ErrUnsafeContent},
 		{name: "layer digest mismatch", make: func(t *testing.T, e upEnv, s *memory.Store) (content.Fetcher, ocispec.Descriptor) {
 			// Padding after the tar's end: the archive reads the same
 			// either way, only the digest tells.
