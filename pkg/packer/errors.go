@@ -67,6 +67,7 @@ const (
 	CodeInvalidYAML       = "invalid-yaml"
 	CodeTabIndent         = "tab-indent"
 	CodeInvalidManifest   = "invalid-manifest"
+	CodeInvalidTemplate   = "invalid-template"
 	CodeInvalidLogo       = "invalid-logo"
 	CodeUnreferenced      = "unreferenced-file"
 	CodeInvalidDependency = "invalid-dependency"

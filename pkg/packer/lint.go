@@ -217,7 +217,9 @@ func (l *linter) fields(context.Context) error {
 		l.enum(SeverityError, "layer", m.Layer, Layers, "layer")
 	}
 	if m.AddonType != "" {
-		l.enum(SeverityError, "addonType", m.AddonType, AddonTypes, "addon type")
+		// pack-central's own schema leaves addonType free, so an unknown
+		// one files the pack oddly in Palette but is no error.
+		l.enum(SeverityWarning, "addonType", m.AddonType, AddonTypes, "addon type")
 		if slices.Contains(Layers, m.Layer) && m.Layer != "addon" {
 			l.fieldFinding(SeverityWarning, CodeAddonType, "addonType",
 				fmt.Sprintf("addonType applies to addon packs; this pack's layer is %q", m.Layer),
@@ -244,12 +246,12 @@ func (l *linter) fields(context.Context) error {
 	if m.Version != "" {
 		l.version(m.Version)
 	}
-	if m.EOL != "" {
+	if strings.TrimSpace(m.EOL) != "" {
 		d, err := time.Parse(time.DateOnly, m.EOL)
 		switch {
 		case err != nil:
 			l.fieldFinding(SeverityError, CodeInvalidDate, "eol",
-				fmt.Sprintf("eol %q is not a date in the form YYYY-MM-DD", m.EOL), `write it as "2028-04-30"`)
+				fmt.Sprintf("eol %q is not a date in the form YYYY-MM-DD", m.EOL), `write the end-of-life date as YYYY-MM-DD, or leave eol out`)
 		case d.Before(time.Date(l.opts.Now.Year(), l.opts.Now.Month(), l.opts.Now.Day(), 0, 0, 0, 0, time.UTC)):
 			l.fieldFinding(SeverityWarning, CodeEOLPassed, "eol",
 				fmt.Sprintf("the pack reached its end of life on %s", m.EOL), "release a supported version, or move eol")
@@ -284,8 +286,8 @@ func (l *linter) version(v string) {
 	}
 	if _, err := semver.StrictNewVersion(v); err != nil {
 		fix := "write it as MAJOR.MINOR.PATCH, as in \"1.2.0\""
-		if sv, err := semver.NewVersion(v); err == nil {
-			fix = fmt.Sprintf("write %q", sv.String())
+		if sv, err := semver.NewVersion(v); err == nil && sv.String() != v {
+			fix = fmt.Sprintf("keep %q if it is already published, as changing it changes the tag; new versions read as %q", v, sv.String())
 		}
 		l.fieldFinding(SeverityWarning, CodeVersionSemver, "version",
 			fmt.Sprintf("version %q is not semantic versioning (MAJOR.MINOR.PATCH)", v), fix)
@@ -504,9 +506,7 @@ func (l *linter) charts(ctx context.Context) error {
 		// archive's source, not a stray folder.
 		src := path.Join(path.Dir(rel), info.Name)
 		if f, ok := l.p.File(src); ok && f.Kind == KindDir {
-			if _, ok := l.p.File(path.Join(src, "Chart.yaml")); ok {
-				l.referenced[src] = true
-			}
+			l.referenced[src] = true
 		}
 	}
 	return nil
@@ -575,6 +575,10 @@ func (l *linter) manifests(ctx context.Context) error {
 		templated := bytes.Contains(data, []byte("{{"))
 		sev := SeverityError
 		if templated {
+			if ferr := parseTemplate(rel, data); ferr != nil {
+				l.add(*ferr)
+				continue
+			}
 			sev = SeverityWarning
 		}
 		docs, ferr := parseYAML(data, templated)

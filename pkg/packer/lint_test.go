@@ -252,6 +252,9 @@ func TestLintCases(t *testing.T) {
 		shortVer    = lintEdit(`"version": "1.0.0"`, `"version": "1.5"`)
 		spaceVer    = lintEdit(`"version": "1.0.0"`, `"version": "1.0 beta"`)
 		buildVer    = lintEdit(`"version": "1.0.0"`, `"version": "1.0.0+build"`)
+		blankEOL    = lintEdit(`"version": "1.0.0",`, "\"version\": \"1.0.0\",\n  \"eol\": \" \",")
+		calVer      = lintEdit(`"version": "1.0.0"`, `"version": "20.09.0"`)
+		commitMsg   = lintEdit(`"version": "1.0.0",`, "\"version\": \"1.0.0\",\n  \"commit_msg\": \"\",")
 		badEOL      = lintEdit(`"version": "1.0.0",`, "\"version\": \"1.0.0\",\n  \"eol\": \"31/01/2024\",")
 		pastEOL     = lintEdit(`"version": "1.0.0",`, "\"version\": \"1.0.0\",\n  \"eol\": \"2024-01-31\",")
 		dotdot      = lintEdit(`["manifests/demo.yaml"]`, `["manifests/demo.yaml", "../outside.yaml"]`)
@@ -376,7 +379,7 @@ func TestLintCases(t *testing.T) {
 		{
 			name:   "unknown addonType",
 			mutate: lintPackJSON(badAddon),
-			want:   []lintWant{lintPJ(lintErr, packer.CodeInvalidEnum, "addonType", badAddon, `"Monitoring"`)},
+			want:   []lintWant{lintPJ(lintWarn, packer.CodeInvalidEnum, "addonType", badAddon, `"Monitoring"`)},
 			check:  lintFixHas("addonType", `did you mean "monitoring"?`),
 		},
 		{
@@ -671,6 +674,42 @@ data:
 			want: []lintWant{},
 		},
 		{
+			// Palette renders the manifest as a Go template; an if that is
+			// never closed is an error at its line, not a YAML problem.
+			name: "templated manifest with an unclosed if",
+			mutate: func(t *testing.T, dir string) {
+				lintWrite(t, dir, "manifests/demo.yaml", []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: demo\n{{- if .Values.extra }}\ndata:\n  key: {{ .Values.key | quote }}\n{- end}\n"))
+			},
+			want: []lintWant{lintIn(lintErr, packer.CodeInvalidTemplate, "manifests/demo.yaml", 9, 0, "")},
+		},
+		{
+			name:   "blank eol is no date to check",
+			mutate: lintPackJSON(blankEOL),
+			want:   []lintWant{},
+		},
+		{
+			// A published calendar version keeps its tag: the fix must not
+			// tell the author to rename it.
+			name:   "calendar version",
+			mutate: lintPackJSON(calVer),
+			want:   []lintWant{lintPJ(lintWarn, packer.CodeVersionSemver, "version", calVer, `"20.09.0"`)},
+			check:  lintFixHas("version", `keep "20.09.0" if it is already published`),
+		},
+		{
+			name:   "pack-central's commit_msg field",
+			mutate: lintPackJSON(commitMsg),
+			want:   []lintWant{},
+		},
+		{
+			// The folder is named after the listed archive's chart; it is
+			// the archive's source even when it lacks a Chart.yaml.
+			name: "chart source folder without Chart.yaml",
+			mutate: func(t *testing.T, dir string) {
+				lintWrite(t, dir, "charts/mychart/values.yaml", []byte("replicas: 1\n"))
+			},
+			want: []lintWant{},
+		},
+		{
 			name: "templated manifest invalid YAML is a warning",
 			mutate: func(t *testing.T, dir string) {
 				lintWrite(t, dir, "manifests/demo.yaml", []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Values.name }}\n  labels: app: demo\n"))
@@ -941,5 +980,22 @@ func TestLintCanceled(t *testing.T) {
 	cancel()
 	if _, err := packer.Lint(ctx, dir, packer.LintOptions{}); !errors.Is(err, context.Canceled) {
 		t.Errorf("err = %v, want context.Canceled", err)
+	}
+}
+
+// A pack folder given as a symbolic link, as pack-central's "latest"
+// links are, is linted through the link.
+func TestLintPackFolderLink(t *testing.T) {
+	dir := lintWriteBasePack(t)
+	link := filepath.Join(t.TempDir(), "latest")
+	if err := os.Symlink(dir, link); err != nil {
+		t.Fatal(err)
+	}
+	r, err := packer.Lint(t.Context(), link, packer.LintOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Findings) != 0 || r.Name != "demo" || len(r.Charts) != 1 {
+		t.Errorf("lint through a link: name %q, charts %v, findings %v", r.Name, r.Charts, r.Findings)
 	}
 }

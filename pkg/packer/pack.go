@@ -226,14 +226,20 @@ func load(ctx context.Context, dir string) (*Pack, error) {
 
 func (p *Pack) inventory(ctx context.Context) error {
 	p.index = map[string]int{}
-	return filepath.WalkDir(p.Dir, func(full string, d fs.DirEntry, err error) error {
+	// A pack folder given as a link (pack-central's "latest") is walked
+	// through the link; WalkDir does not follow a link at its root.
+	root, err := filepath.EvalSymlinks(p.Dir)
+	if err != nil {
+		return err
+	}
+	return filepath.WalkDir(root, func(full string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		rel, err := filepath.Rel(p.Dir, full)
+		rel, err := filepath.Rel(root, full)
 		if err != nil {
 			return err
 		}
@@ -269,6 +275,8 @@ var knownFields = []string{
 	"name", "displayName", "version", "layer", "addonType", "addonSubType",
 	"cloudTypes", "cloudType", "group", "eol", "annotations", "kubeManifests",
 	"charts", "ansibleRoles", "constraints",
+	// Written by pack-central's publishing pipeline; Palette ignores it.
+	"commit_msg",
 }
 
 func (p *Pack) readPackJSON() {
@@ -344,8 +352,9 @@ func (p *Pack) decodeMetadata(data []byte) {
 		"annotations": &m.Annotations, "kubeManifests": &m.KubeManifests,
 		"charts": &m.Charts, "ansibleRoles": &m.AnsibleRoles, "constraints": &m.Constraints,
 	}
-	var legacyCloudType string
+	var legacyCloudType, commitMsg string
 	fields["cloudType"] = &legacyCloudType
+	fields["commit_msg"] = &commitMsg
 
 	keys := make([]string, 0, len(top))
 	for k := range top {

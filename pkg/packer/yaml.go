@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"text/template"
 
 	"github.com/distribution/reference"
 	"gopkg.in/yaml.v3"
@@ -201,4 +202,37 @@ func validImageRef(s string) error {
 // does for charts.
 func VersionTag(version string) string {
 	return strings.ReplaceAll(version, "+", "_")
+}
+
+var templateErr = regexp.MustCompile(`^template: [^:]*:(\d+):(?:(\d+):)? (.*)$`)
+var undefinedFunc = regexp.MustCompile(`function "([^"]+)" not defined`)
+
+// parseTemplate parses a manifest as a Go template, the way Palette renders
+// it, and reports a syntax error (an unclosed {{ if }}, a stray {{ end }})
+// at its line. The functions a template calls (helm's and sprig's) are not
+// known here: each one the parser asks for is defined as a no-op and the
+// parse tried again, so only real syntax errors remain.
+func parseTemplate(name string, data []byte) *Finding {
+	funcs := template.FuncMap{}
+	for range 256 {
+		_, err := template.New(name).Funcs(funcs).Parse(string(data))
+		if err == nil {
+			return nil
+		}
+		if m := undefinedFunc.FindStringSubmatch(err.Error()); m != nil {
+			if _, ok := funcs[m[1]]; !ok {
+				funcs[m[1]] = func(...any) any { return nil }
+				continue
+			}
+		}
+		f := &Finding{Severity: SeverityError, Code: CodeInvalidTemplate, File: name,
+			Message: "the template does not parse: " + err.Error(),
+			Fix:     "balance the {{ }} actions: every if, range and with needs its {{ end }}"}
+		if m := templateErr.FindStringSubmatch(err.Error()); m != nil {
+			f.Line, _ = strconv.Atoi(m[1])
+			f.Message = "the template does not parse: " + m[3]
+		}
+		return f
+	}
+	return nil
 }
