@@ -67,15 +67,26 @@ encoding back into a folder, safely.`,
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newPackCmd(), newVersionCmd())
+	root.AddCommand(newPackCmd(), newRegistryCmd(), newVersionCmd())
 	return root
+}
+
+func newRegistryCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "registry",
+		Short: "Log in to and out of registries",
+	}
+	cmd.AddCommand(registryCommands()...)
+	return cmd
 }
 
 func newPackCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "pack",
-		Short: "Work with packs: lint, build, unpack",
+		Short: "Work with packs: lint, build, unpack, push, pull, list, inspect, copy, delete",
 	}
 	cmd.AddCommand(newLintCmd(), newBuildCmd(), newUnpackCmd())
+	cmd.AddCommand(transferCommands()...)
+	cmd.AddCommand(catalogCommands()...)
 	return cmd
 }
