@@ -18,7 +18,7 @@ LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DA
 FUZZTIME ?= 20s
 
 # The tools the end-to-end tests drive (see hack/tools.sh).
-E2E_TOOLS := oras
+E2E_TOOLS := oras crane helm registry
 
 EXAMPLES := $(sort $(wildcard examples/*/pack.json))
 EXAMPLES := $(EXAMPLES:/pack.json=)

@@ -31,7 +31,13 @@ var (
 	packyardBin string
 	// orasBin is the oras CLI that hack/tools.sh installs.
 	orasBin string
+	// craneBin, helmBin and registryBin are crane, helm and the standalone
+	// distribution registry, installed by hack/tools.sh too.
+	craneBin, helmBin, registryBin string
 )
+
+// e2eTools are the tools hack/tools.sh installs for these tests.
+var e2eTools = []string{"oras", "crane", "helm", "registry"}
 
 func TestMain(m *testing.M) {
 	os.Exit(runMain(m))
@@ -72,14 +78,17 @@ func runMain(m *testing.M) int {
 		toolsDir = filepath.Join(repoRoot, toolsDir)
 	}
 	orasBin = filepath.Join(toolsDir, "oras")
+	craneBin = filepath.Join(toolsDir, "crane")
+	helmBin = filepath.Join(toolsDir, "helm")
+	registryBin = filepath.Join(toolsDir, "registry")
 	// The script skips a tool that is installed at its pinned version, so
-	// this costs a moment once oras is there.
-	tools := exec.Command("bash", filepath.Join(repoRoot, "hack", "tools.sh"), "oras")
+	// this costs a moment once the tools are there.
+	tools := exec.Command("bash", append([]string{filepath.Join(repoRoot, "hack", "tools.sh")}, e2eTools...)...)
 	tools.Dir = repoRoot
 	tools.Env = append(os.Environ(), "TOOLS_DIR="+toolsDir)
 	start := time.Now()
 	if out, err := tools.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: hack/tools.sh oras: %v\n%s", err, out)
+		fmt.Fprintf(os.Stderr, "e2e: hack/tools.sh %s: %v\n%s", strings.Join(e2eTools, " "), err, out)
 		return 1
 	} else if time.Since(start) > 5*time.Second {
 		// Say what took the time.

@@ -7,13 +7,17 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/distribution/distribution/v3/configuration"
+	_ "github.com/distribution/distribution/v3/registry/auth/htpasswd" // the access controller WithHtpasswd configures
 	"github.com/distribution/distribution/v3/registry/handlers"
 	_ "github.com/distribution/distribution/v3/registry/storage/driver/inmemory" // the storage driver the registry uses
 	"github.com/sirupsen/logrus"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // Registry is a running in-memory registry.
@@ -33,6 +37,24 @@ func WithDelete() Option {
 	}
 }
 
+// WithHtpasswd makes the registry ask for HTTP basic authentication and
+// accept only user with password, as a registry configured with an htpasswd
+// file does. The file is written in a temporary folder of t.
+func WithHtpasswd(t testing.TB, user, password string) Option {
+	t.Helper()
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "htpasswd")
+	if err := os.WriteFile(path, []byte(user+":"+string(hash)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return func(c *configuration.Configuration) {
+		c.Auth = configuration.Auth{"htpasswd": configuration.Parameters{"realm": "packyard-test", "path": path}}
+	}
+}
+
 // New starts a registry that stops when the test ends.
 func New(t testing.TB, opts ...Option) *Registry {
 	t.Helper()
@@ -44,6 +66,9 @@ func New(t testing.TB, opts ...Option) *Registry {
 	}
 	cfg.Log.Level = "panic"
 	cfg.HTTP.Secret = "packyard-test"
+	// Only distribution's config-file parser defaults this; a config built
+	// in code would answer every _catalog request with nothing.
+	cfg.Catalog.MaxEntries = 1000
 	for _, o := range opts {
 		o(cfg)
 	}

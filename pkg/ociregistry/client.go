@@ -14,6 +14,7 @@
 package ociregistry
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -199,4 +200,28 @@ func (c *Client) Registry(loc Location) (*remote.Registry, error) {
 	reg.Client = c.auth
 	reg.PlainHTTP = c.opts.PlainHTTP
 	return reg, nil
+}
+
+// Login checks cred against the registry at host and, when the registry
+// accepts it, saves it in the client's credential store (the docker config
+// unless Options.Credentials says otherwise).
+func (c *Client) Login(ctx context.Context, host string, cred auth.Credential) error {
+	reg, err := c.Registry(Location{Registry: host})
+	if err != nil {
+		return err
+	}
+	return credentials.Login(ctx, c.store, reg, cred)
+}
+
+// Logout removes the credential saved for host. It reports whether there
+// was one.
+func (c *Client) Logout(ctx context.Context, host string) (bool, error) {
+	cred, err := c.store.Get(ctx, credentials.ServerAddressFromRegistry(host))
+	if err != nil {
+		return false, err
+	}
+	if cred == auth.EmptyCredential {
+		return false, nil
+	}
+	return true, credentials.Logout(ctx, c.store, host)
 }

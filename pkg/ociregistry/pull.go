@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/errdef"
 	"oras.land/oras-go/v2/registry/remote"
 
@@ -133,6 +135,9 @@ func Tags(ctx context.Context, repo *remote.Repository) ([]string, error) {
 		tags = append(tags, page...)
 		return nil
 	})
+	if httpStatus(err, http.StatusNotFound) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -173,6 +178,8 @@ type PullOptions struct {
 	// Encoding picks the encoding to pull; empty prefers the native
 	// artifact and falls back to the Palette archive.
 	Encoding string
+	// Progress, when set, is told of the bytes the pull fetches.
+	Progress ProgressFunc
 	packer.UnpackOptions
 }
 
@@ -185,7 +192,13 @@ func (c *Client) Pull(ctx context.Context, loc Location, ref PackRef, dir string
 	if err != nil {
 		return nil, nil, err
 	}
-	res, err := packer.Unpack(ctx, f.Repository, f.Manifest, dir, opts.UnpackOptions)
+	var src content.Fetcher = f.Repository
+	if opts.Progress != nil {
+		src = &countingFetcher{Fetcher: f.Repository, report: func(total, done int64) {
+			opts.Progress(ProgressEvent{Name: ref.Name, Version: f.Tag, Encoding: f.Encoding, Total: total, Done: done})
+		}}
+	}
+	res, err := packer.Unpack(ctx, src, f.Manifest, dir, opts.UnpackOptions)
 	if err != nil {
 		return nil, f, err
 	}

@@ -54,6 +54,8 @@ type PushOptions struct {
 	// Packs is how many packs of a many-pack push move at once; zero means
 	// 4.
 	Packs int
+	// Progress, when set, is told of the bytes each artifact pushes.
+	Progress ProgressFunc
 }
 
 // Status says what a push did to one encoding of a pack.
@@ -131,7 +133,7 @@ func (c *Client) PushDir(ctx context.Context, dir string, loc Location, opts Pus
 	}
 	res := &PushResult{Source: dir, Name: built.Name, Version: built.Version, Warnings: built.Report.Warnings()}
 	for _, a := range built.Artifacts() {
-		pa, err := c.pushArtifact(ctx, l, a.Manifest, a.Encoding, built.Name, built.Tag, loc, opts)
+		pa, err := c.pushArtifact(ctx, l, a.Manifest, a.Encoding, built.Name, built.Tag, loc, opts, "")
 		if err != nil {
 			return res, err
 		}
@@ -167,7 +169,7 @@ func (c *Client) PushLayout(ctx context.Context, root string, loc Location, opts
 			order = append(order, key)
 		}
 		desc := ocispec.Descriptor{MediaType: m.MediaType, Digest: m.Digest, Size: m.Size, ArtifactType: m.ArtifactType}
-		pa, err := c.pushArtifact(ctx, l, desc, enc, name, packer.VersionTag(version), loc, opts)
+		pa, err := c.pushArtifact(ctx, l, desc, enc, name, packer.VersionTag(version), loc, opts, "")
 		if err != nil {
 			return nil, err
 		}
@@ -237,8 +239,10 @@ func isLayout(p string) bool {
 
 // pushArtifact pushes one encoding of a pack from src: blobs the registry
 // lacks, in parallel, then the manifest with its tag, so a push that fails
-// half-way leaves no visible version.
-func (c *Client) pushArtifact(ctx context.Context, src oras.ReadOnlyTarget, desc ocispec.Descriptor, encoding, name, tag string, loc Location, opts PushOptions) (PushedArtifact, error) {
+// half-way leaves no visible version. mountFrom, when set, is a repository
+// of the same registry that holds the blobs: they are mounted from it
+// rather than uploaded.
+func (c *Client) pushArtifact(ctx context.Context, src oras.ReadOnlyTarget, desc ocispec.Descriptor, encoding, name, tag string, loc Location, opts PushOptions, mountFrom string) (PushedArtifact, error) {
 	repoName := loc.NativeRepository(name)
 	if encoding == mediatypes.EncodingPalette {
 		repoName = loc.PaletteRepository(name)
@@ -261,7 +265,16 @@ func (c *Client) pushArtifact(ctx context.Context, src oras.ReadOnlyTarget, desc
 	}
 	if pa.Status != StatusUnchanged {
 		copyOpts := oras.CopyOptions{CopyGraphOptions: oras.CopyGraphOptions{Concurrency: c.opts.Concurrency}}
-		if _, err := oras.Copy(ctx, src, desc.Digest.String(), repo, tag, copyOpts); err != nil {
+		if mountFrom != "" {
+			copyOpts.MountFrom = func(context.Context, ocispec.Descriptor) ([]string, error) { return []string{mountFrom}, nil }
+		}
+		from := src
+		if opts.Progress != nil {
+			from = pushProgress(src, &copyOpts.CopyGraphOptions, func(total, done int64) {
+				opts.Progress(ProgressEvent{Name: name, Version: tag, Encoding: encoding, Total: total, Done: done})
+			})
+		}
+		if _, err := oras.Copy(ctx, from, desc.Digest.String(), repo, tag, copyOpts); err != nil {
 			return pa, fmt.Errorf("pushing %s/%s:%s: %w", loc.Registry, repoName, tag, err)
 		}
 	}

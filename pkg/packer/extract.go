@@ -3,6 +3,7 @@ package packer
 import (
 	"archive/tar"
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -32,6 +33,8 @@ const (
 // every other entry is written, so no write can go through one, and checks
 // each link against the folder that becomes the pack.
 type extractor struct {
+	// ctx is the operation's context; extraction stops when it ends.
+	ctx        context.Context
 	root       string
 	maxBytes   int64
 	maxEntries int
@@ -40,6 +43,10 @@ type extractor struct {
 	entries map[string]File
 	links   []linkEntry
 }
+
+// maxLinkTarget is the longest link name or target Unpack accepts, the
+// kernel's path limit.
+const maxLinkTarget = 4095
 
 type linkEntry struct {
 	layer, name, rel, target string
@@ -52,7 +59,20 @@ func newExtractor(root string, maxBytes int64, maxEntries int) *extractor {
 	if maxEntries <= 0 {
 		maxEntries = DefaultMaxUnpackEntries
 	}
-	return &extractor{root: root, maxBytes: maxBytes, maxEntries: maxEntries, entries: map[string]File{}}
+	return &extractor{ctx: context.Background(), root: root, maxBytes: maxBytes, maxEntries: maxEntries, entries: map[string]File{}}
+}
+
+// ctxReader stops a read when its context ends.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }
 
 // safeName checks an entry name from an artifact and returns it cleaned,
@@ -98,14 +118,8 @@ func (x *extractor) claim(layer, name, rel string, kind FileKind) error {
 			return x.unsafe(layer, name, fmt.Sprintf("it lies below %s, which is a %s", d, prev.Kind))
 		}
 	}
-	if kind == KindSymlink {
-		prefix := rel + "/"
-		for p := range x.entries {
-			if strings.HasPrefix(p, prefix) {
-				return x.unsafe(layer, name, "a link would replace the folder holding "+p)
-			}
-		}
-	}
+	// A link over a folder that already holds entries needs no search:
+	// mkdirs recorded the folder, so the duplicate check above refused it.
 	if len(x.entries) >= x.maxEntries {
 		return fmt.Errorf("layer %s: more than %d entries: %w", layer, x.maxEntries, ErrTooLarge)
 	}
@@ -171,7 +185,7 @@ func (x *extractor) file(layer, name, rel string, exec bool, r io.Reader) error 
 		return err
 	}
 	budget := x.maxBytes - x.bytes
-	n, err := io.CopyBuffer(f, io.LimitReader(r, budget+1), make([]byte, 256<<10))
+	n, err := io.CopyBuffer(f, io.LimitReader(ctxReader{x.ctx, r}, budget+1), make([]byte, 256<<10))
 	x.bytes += n
 	if cerr := f.Close(); err == nil {
 		err = cerr
@@ -209,6 +223,14 @@ func (x *extractor) symlink(layer, name, rel, target string) error {
 	}
 	if target == "" || strings.ContainsRune(target, 0) {
 		return x.unsafe(layer, name, "the link has no valid target")
+	}
+	if len(target) > maxLinkTarget || len(rel) > maxLinkTarget {
+		return x.unsafe(layer, name, fmt.Sprintf("the link's name or target is longer than %d bytes", maxLinkTarget))
+	}
+	// Links are kept in memory until every file is written: count them
+	// against the size limit like file content.
+	if x.bytes += int64(len(rel) + len(target)); x.bytes > x.maxBytes {
+		return fmt.Errorf("layer %s: unpacking past %d bytes at %s: %w", layer, x.maxBytes, rel, ErrTooLarge)
 	}
 	if path.IsAbs(target) || filepath.IsAbs(target) || filepath.VolumeName(target) != "" {
 		return x.unsafe(layer, name, fmt.Sprintf("link to the absolute path %q", target))
@@ -280,6 +302,9 @@ func (x *extractor) untar(layer, prefix string, r io.Reader, tarDigest digest.Di
 	}
 	t := tar.NewReader(tr)
 	for {
+		if err := x.ctx.Err(); err != nil {
+			return err
+		}
 		hdr, err := t.Next()
 		if errors.Is(err, io.EOF) {
 			break
@@ -318,7 +343,7 @@ func (x *extractor) entry(layer, prefix string, hdr *tar.Header, r io.Reader) er
 	switch hdr.Typeflag {
 	case tar.TypeReg:
 		if hdr.Size > x.maxBytes-x.bytes {
-			return fmt.Errorf("layer %s: entry %q is %d bytes, past the %d-byte limit: %w", layer, name, hdr.Size, x.maxBytes, ErrTooLarge)
+			return fmt.Errorf("layer %s: entry %q (%d bytes) takes the pack past the %d-byte limit: %w", layer, name, hdr.Size, x.maxBytes, ErrTooLarge)
 		}
 		return x.file(layer, name, rel, hdr.Mode&0o111 != 0, r)
 	case tar.TypeDir:

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -39,17 +40,12 @@ func resolveLinks(rel string, lookup func(string) (File, bool)) (File, error) {
 		p := path.Join(append(stack, c)...)
 		f, ok := lookup(p)
 		if !ok || len(todo) > 0 && f.Kind != KindDir && f.Kind != KindSymlink {
-			// Read the rest literally: a missing folder, or a file taken
-			// for one, followed by ".." must not hide a way out.
-			depth := len(stack) + 1
-			for _, r := range todo {
-				if r == ".." {
-					if depth--; depth < 0 {
-						return File{}, errLinkOutside
-					}
-				} else {
-					depth++
-				}
+			// What follows a missing folder, or a file taken for one, cannot
+			// be resolved; a ".." there could lead anywhere (on a file system
+			// that ignores case, the "missing" folder may be a link that
+			// exists under another case), so it is refused.
+			if slices.Contains(todo, "..") {
+				return File{}, errLinkOutside
 			}
 			return File{Path: p}, fs.ErrNotExist
 		}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -134,6 +135,7 @@ func Unpack(ctx context.Context, src content.Fetcher, manifest ocispec.Descripto
 	defer os.RemoveAll(tmp)
 
 	x := newExtractor(tmp, opts.MaxSize, opts.MaxEntries)
+	x.ctx = ctx
 	res := &UnpackResult{Dir: dir, Encoding: enc, Manifest: ocispec.Descriptor{
 		MediaType: manifest.MediaType, Digest: manifest.Digest, Size: manifest.Size, ArtifactType: m.ArtifactType,
 	}}
@@ -166,7 +168,10 @@ func Unpack(ctx context.Context, src content.Fetcher, manifest ocispec.Descripto
 	if err := os.Chmod(packRoot, 0o755); err != nil {
 		return nil, err
 	}
-	if err := moveInto(packRoot, absDir, exists); err != nil {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := moveInto(packRoot, absDir, exists && opts.Force); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -200,10 +205,18 @@ func checkTarget(dir string, force bool) (bool, error) {
 	return true, nil
 }
 
-// moveInto renames the finished pack folder to dir, replacing what dir was.
-func moveInto(packRoot, dir string, exists bool) error {
-	if !exists {
-		return os.Rename(packRoot, dir)
+// moveInto renames the finished pack folder to dir. Without replace, one
+// rename does it: the kernel replaces an empty folder in place, and refuses
+// one that has gained files since the check at the start, so nothing written
+// there meanwhile is lost. With replace, the old dir is set aside, the pack
+// moved in, and the old content removed.
+func moveInto(packRoot, dir string, replace bool) error {
+	if !replace {
+		err := renameOntoEmpty(packRoot, dir)
+		if errors.Is(err, syscall.ENOTEMPTY) || errors.Is(err, syscall.EEXIST) {
+			return fmt.Errorf("%s gained files while the pack was unpacked; nothing was changed: %w", dir, ErrTargetNotEmpty)
+		}
+		return err
 	}
 	old, err := os.MkdirTemp(filepath.Dir(dir), "."+filepath.Base(dir)+".old-*")
 	if err != nil {
@@ -221,7 +234,10 @@ func moveInto(packRoot, dir string, exists bool) error {
 		}
 		return err
 	}
-	return os.RemoveAll(old)
+	// The pack is in place: failing to remove what it replaced does not
+	// undo that; the leftover folder is named in no error.
+	_ = os.RemoveAll(old)
+	return nil
 }
 
 // fetchVerified streams a blob to use, then checks that it matched its

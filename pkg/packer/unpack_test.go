@@ -380,6 +380,20 @@ func upHostileCases() []upCase {
 			m := upGetManifest(t, s, d)
 			return upLiar{s, map[digest.Digest][]byte{m.Layers[0].Digest: good[:len(good)-512]}}, d
 		}, want: ErrUnsafeContent},
+		{name: "link through a missing folder then up", make: func(t *testing.T, e upEnv, s *memory.Store) (content.Fetcher, ocispec.Descriptor) {
+			// On a file system that ignores case, "X" may be the link "x".
+			return s, upPalette(t, s, upGz(t, upTar(t, upF("pack.json", upPackJSON), upD("d/"), upL("d/x", ".."), upL("d/L", "X/../sentinel"))))
+		}, want: ErrUnsafeContent},
+		{name: "link target longer than the path limit", make: func(t *testing.T, e upEnv, s *memory.Store) (content.Fetcher, ocispec.Descriptor) {
+			return s, upPalette(t, s, upGz(t, upTar(t, upF("pack.json", upPackJSON), upL("long", strings.Repeat("a/", 2100)+"b"))))
+		}, want: ErrUnsafeContent},
+		{name: "links count against the size limit", make: func(t *testing.T, e upEnv, s *memory.Store) (content.Fetcher, ocispec.Descriptor) {
+			entries := []upTE{upF("pack.json", upPackJSON)}
+			for i := range 20 {
+				entries = append(entries, upL(fmt.Sprintf("l%02d", i), strings.Repeat("a/", 2000)+"b"))
+			}
+			return s, upPalette(t, s, upGz(t, upTar(t, entries...)))
+		}, opts: UnpackOptions{MaxSize: 16 << 10}, want: ErrTooLarge},
 		{name: "manifest shorter than its descriptor", make: func(t *testing.T, e upEnv, s *memory.Store) (content.Fetcher, ocispec.Descriptor) {
 			d := upPaletteEntries(t, s)
 			raw, err := content.FetchAll(t.Context(), s, d)
@@ -577,7 +591,7 @@ func TestUnpackHostileControls(t *testing.T) {
 			return s, upPaletteEntries(t, s, entries...)
 		},
 		"top folder": func(t *testing.T, e upEnv, s *memory.Store) (content.Fetcher, ocispec.Descriptor) {
-			return s, upPalette(t, s, upGz(t, upTar(t, upD("evil-1.0.0/"), upF("evil-1.0.0/pack.json", upPackJSON), upL("evil-1.0.0/up", "sub/../pack.json"))))
+			return s, upPalette(t, s, upGz(t, upTar(t, upD("evil-1.0.0/"), upF("evil-1.0.0/pack.json", upPackJSON), upD("evil-1.0.0/sub/"), upL("evil-1.0.0/up", "sub/../pack.json"))))
 		},
 		"plain tar with padding": func(t *testing.T, e upEnv, s *memory.Store) (content.Fetcher, ocispec.Descriptor) {
 			return s, upPalette(t, s, append(upTar(t, upF("pack.json", upPackJSON)), make([]byte, 512)...))
@@ -763,5 +777,62 @@ func TestUnpackTarget(t *testing.T) {
 				t.Errorf("parent holds %q", names)
 			}
 		})
+	}
+}
+
+// A cancelled unpack stops, reports the cancellation and leaves nothing.
+func TestUnpackCancelled(t *testing.T) {
+	e := upNewEnv(t)
+	s := memory.New()
+	big := strings.Repeat("x", 8<<20)
+	desc := upPalette(t, s, upGz(t, upTar(t, upF("pack.json", upPackJSON), upF("a.bin", big), upF("b.bin", big))))
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := Unpack(ctx, s, desc, e.target, UnpackOptions{}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled unpack: %v, want context.Canceled", err)
+	}
+	if _, err := os.Stat(e.target); !os.IsNotExist(err) {
+		t.Errorf("target exists after a cancelled unpack: %v", err)
+	}
+	if names := btDirNames(t, e.parent); !slices.Equal(names, []string{"sentinel"}) {
+		t.Errorf("the parent folder holds %q after a cancelled unpack", names)
+	}
+}
+
+// intruder writes a file into the target while the pack is being fetched,
+// as another process might.
+type intruder struct {
+	content.Fetcher
+	path string
+}
+
+func (f intruder) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
+	if desc.MediaType != ocispec.MediaTypeImageManifest {
+		if err := os.WriteFile(f.path, []byte("mine"), 0o644); err != nil {
+			return nil, err
+		}
+	}
+	return f.Fetcher.Fetch(ctx, desc)
+}
+
+// A target that gains files during an unpack without Force is left as it
+// is: the check at the start is not the only one.
+func TestUnpackTargetGainsFiles(t *testing.T) {
+	e := upNewEnv(t)
+	if err := os.Mkdir(e.target, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s := memory.New()
+	desc := upPalette(t, s, upGz(t, upTar(t, upF("pack.json", upPackJSON))))
+	mine := filepath.Join(e.target, "mine.txt")
+	_, err := Unpack(t.Context(), intruder{s, mine}, desc, e.target, UnpackOptions{})
+	if !errors.Is(err, ErrTargetNotEmpty) {
+		t.Fatalf("unpack into a folder that gained a file: %v, want ErrTargetNotEmpty", err)
+	}
+	if names := btDirNames(t, e.target); !slices.Equal(names, []string{"mine.txt"}) {
+		t.Errorf("target holds %q, want only the file written meanwhile", names)
+	}
+	if names := btDirNames(t, e.parent); !slices.Equal(names, []string{"out", "sentinel"}) {
+		t.Errorf("parent holds %q", names)
 	}
 }
