@@ -600,3 +600,75 @@ func TestOrasReadsLayout(t *testing.T) {
 		t.Errorf("our Open of an oras layout: %s, %v", got.Digest, err)
 	}
 }
+
+// Two handles on one layout, as two processes would have, tag at once:
+// the folder lock keeps every tag.
+func TestTagFromTwoHandles(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "layout")
+	a, err := ocilayout.Create(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := ocilayout.Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc, err := a.PushBytes(t.Context(), ocispec.MediaTypeImageManifest, []byte(`{"schemaVersion":2}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := range 100 {
+		l := a
+		if i%2 == 1 {
+			l = b
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := l.Tag(t.Context(), desc, fmt.Sprintf("t%03d", i)); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	fresh, err := ocilayout.Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(fresh.Manifests()); n != 100 {
+		t.Errorf("index.json holds %d tags, want 100", n)
+	}
+	entries, _ := os.ReadDir(root)
+	if len(entries) != 3 {
+		t.Errorf("the layout holds %d entries, want blobs, index.json and oci-layout only", len(entries))
+	}
+}
+
+// An oci-layout file that never ends is refused, not read into memory.
+func TestOpenEndlessLayoutFile(t *testing.T) {
+	root := t.TempDir()
+	if err := os.Symlink("/dev/zero", filepath.Join(root, ocispec.ImageLayoutFile)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ocilayout.Open(root); err == nil {
+		t.Fatal("opened a layout whose oci-layout file is /dev/zero")
+	}
+}
+
+// What Manifests returns is the caller's to change.
+func TestManifestsAreCopies(t *testing.T) {
+	l := newLayout(t)
+	desc, err := l.PushBytes(t.Context(), ocispec.MediaTypeImageManifest, []byte(`{"schemaVersion":2}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Tag(t.Context(), desc, "v1"); err != nil {
+		t.Fatal(err)
+	}
+	m := l.Manifests()
+	delete(m[0].Annotations, ocispec.AnnotationRefName)
+	if _, err := l.Resolve(t.Context(), "v1"); err != nil {
+		t.Errorf("changing what Manifests returned changed the layout: %v", err)
+	}
+}
