@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -52,8 +53,12 @@ func runLint(cmd *cobra.Command, opts lintOptions, dirs []string) error {
 	sum := lintSummary{Packs: []*packer.Report{}}
 	for _, dir := range dirs {
 		r, err := packer.Lint(cmd.Context(), dir, packer.LintOptions{})
+		if err != nil && !errors.Is(err, packer.ErrInvalidPack) {
+			// Cancelled, or unreadable: not a finding about the pack.
+			return err
+		}
 		if err != nil {
-			// A folder that cannot be read at all is a finding of its own.
+			// A path that is no pack folder is a finding of its own.
 			r = &packer.Report{Dir: dir, Findings: []packer.Finding{{
 				Severity: packer.SeverityError, Code: packer.CodeMissingFile,
 				Message: err.Error(), Fix: "give the path of a pack folder",

@@ -189,10 +189,21 @@ func (p *Pack) nativeParts(charts []ChartInfo) ([]part, error) {
 	single := func(mediaType, title string) error {
 		f, err := p.resolve(title)
 		if err != nil {
-			return fmt.Errorf("%s: %w", title, err)
+			return kindf(ErrInvalidPack, "%s: %w", title, err)
 		}
 		if f.Kind != KindRegular {
-			return fmt.Errorf("%s is a %s, not a file: %w", title, f.Kind, ErrInvalidPack)
+			return kindf(ErrInvalidPack, "%s is a %s, not a file", title, f.Kind)
+		}
+		// A path through a linked folder ("manifests" -> "k8s") is stored
+		// where the file really is; the link itself is kept as a link in
+		// another layer, and the two must not claim the same name.
+		if dir := path.Dir(title); dir != "." {
+			if d, err := p.resolve(dir); err == nil && d.Path != dir {
+				title = path.Join(d.Path, path.Base(title))
+			}
+		}
+		if claimedFile[title] {
+			return nil
 		}
 		claimedFile[title] = true
 		parts = append(parts, part{mediaType: mediaType, title: title, src: f.Path, file: f})

@@ -156,3 +156,20 @@ func (e *UnsafeEntryError) Error() string {
 
 // Unwrap lets errors.Is(err, ErrUnsafeContent) match.
 func (e *UnsafeEntryError) Unwrap() error { return ErrUnsafeContent }
+
+// kindError is an error of a kind (one of the sentinels above) whose
+// message already says everything: the kind is for errors.Is, not for the
+// reader, so it is not appended to the text.
+type kindError struct {
+	kind error
+	err  error
+}
+
+func (e *kindError) Error() string   { return e.err.Error() }
+func (e *kindError) Unwrap() []error { return []error{e.kind, e.err} }
+
+// kindf formats an error like fmt.Errorf (wrapping with %w works) and
+// marks it as of kind.
+func kindf(kind error, format string, args ...any) error {
+	return &kindError{kind: kind, err: fmt.Errorf(format, args...)}
+}

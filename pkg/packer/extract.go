@@ -121,7 +121,7 @@ func (x *extractor) claim(layer, name, rel string, kind FileKind) error {
 	// A link over a folder that already holds entries needs no search:
 	// mkdirs recorded the folder, so the duplicate check above refused it.
 	if len(x.entries) >= x.maxEntries {
-		return fmt.Errorf("layer %s: more than %d entries: %w", layer, x.maxEntries, ErrTooLarge)
+		return kindf(ErrTooLarge, "layer %s: more than %d entries", layer, x.maxEntries)
 	}
 	x.entries[rel] = File{Path: rel, Kind: kind}
 	return nil
@@ -194,7 +194,7 @@ func (x *extractor) file(layer, name, rel string, exec bool, r io.Reader) error 
 		return fmt.Errorf("layer %s: writing %s: %w", layer, rel, err)
 	}
 	if n > budget {
-		return fmt.Errorf("layer %s: unpacking past %d bytes at %s: %w", layer, x.maxBytes, rel, ErrTooLarge)
+		return kindf(ErrTooLarge, "layer %s: unpacking past %d bytes at %s", layer, x.maxBytes, rel)
 	}
 	return nil
 }
@@ -230,7 +230,7 @@ func (x *extractor) symlink(layer, name, rel, target string) error {
 	// Links are kept in memory until every file is written: count them
 	// against the size limit like file content.
 	if x.bytes += int64(len(rel) + len(target)); x.bytes > x.maxBytes {
-		return fmt.Errorf("layer %s: unpacking past %d bytes at %s: %w", layer, x.maxBytes, rel, ErrTooLarge)
+		return kindf(ErrTooLarge, "layer %s: unpacking past %d bytes at %s", layer, x.maxBytes, rel)
 	}
 	if path.IsAbs(target) || filepath.IsAbs(target) || filepath.VolumeName(target) != "" {
 		return x.unsafe(layer, name, fmt.Sprintf("link to the absolute path %q", target))
@@ -343,7 +343,7 @@ func (x *extractor) entry(layer, prefix string, hdr *tar.Header, r io.Reader) er
 	switch hdr.Typeflag {
 	case tar.TypeReg:
 		if hdr.Size > x.maxBytes-x.bytes {
-			return fmt.Errorf("layer %s: entry %q (%d bytes) takes the pack past the %d-byte limit: %w", layer, name, hdr.Size, x.maxBytes, ErrTooLarge)
+			return kindf(ErrTooLarge, "layer %s: entry %q (%d bytes) takes the pack past the %d-byte limit", layer, name, hdr.Size, x.maxBytes)
 		}
 		return x.file(layer, name, rel, hdr.Mode&0o111 != 0, r)
 	case tar.TypeDir:

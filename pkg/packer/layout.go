@@ -101,7 +101,7 @@ func freshLayoutTarget(root string) (bool, error) {
 		return false, err
 	}
 	if !st.IsDir() {
-		return false, fmt.Errorf("%s exists and is a file; give a folder for the OCI image layout: %w", root, ErrTargetNotFolder)
+		return false, kindf(ErrTargetNotFolder, "%s exists and is a file; give a folder for the OCI image layout", root)
 	}
 	if _, err := os.Stat(filepath.Join(root, ocispec.ImageLayoutFile)); err == nil {
 		return false, nil
@@ -111,7 +111,7 @@ func freshLayoutTarget(root string) (bool, error) {
 		return false, err
 	}
 	if len(entries) > 0 {
-		return false, fmt.Errorf("%s holds files but is not an OCI image layout; give a new or empty folder: %w", root, ErrTargetNotEmpty)
+		return false, kindf(ErrTargetNotEmpty, "%s holds files but is not an OCI image layout; give a new or empty folder", root)
 	}
 	return true, nil
 }

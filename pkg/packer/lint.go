@@ -172,6 +172,14 @@ func (l *linter) mandatoryFiles(context.Context) error {
 			continue
 		}
 		l.referenced[m.name] = true
+		if f.Kind == KindSymlink {
+			if _, err := l.p.resolve(m.name); err != nil {
+				l.add(Finding{Severity: SeverityError, Code: CodeMissingFile, File: m.name,
+					Message: fmt.Sprintf("%s is a link to %q, which %s", m.name, f.Target, linkProblem(err)),
+					Fix:     "replace the link with the file, or point it at a file inside the pack"})
+				continue
+			}
+		}
 		if f.Kind == KindDir {
 			l.add(Finding{Severity: SeverityError, Code: CodeWrongKind, File: m.name,
 				Message: m.name + " is a folder, not a file", Fix: "replace the folder with the file"})
@@ -412,6 +420,11 @@ func (l *linter) paths(context.Context) error {
 			}
 			seen[rel] = true
 			l.referenced[rel] = true
+			for d := path.Dir(rel); d != "."; d = path.Dir(d) {
+				if f, ok := l.p.File(d); ok && f.Kind == KindSymlink {
+					l.referenced[d] = true
+				}
+			}
 			f, err := l.p.resolve(rel)
 			switch {
 			case errors.Is(err, fs.ErrNotExist):
@@ -744,4 +757,12 @@ func (l *linter) unreferenced(context.Context) error {
 			Message: what + " is not referenced by pack.json; Palette ignores it", Fix: fix})
 	}
 	return nil
+}
+
+// linkProblem says why a link does not resolve.
+func linkProblem(err error) string {
+	if errors.Is(err, fs.ErrNotExist) {
+		return "does not exist"
+	}
+	return "cannot be followed: " + err.Error()
 }

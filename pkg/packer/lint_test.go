@@ -592,7 +592,7 @@ func TestLintCases(t *testing.T) {
 			want: []lintWant{
 				lintPJ(lintErr, packer.CodeLinkOutside, "kubeManifests[1]", linkChain, `"x/secret.yaml"`),
 				lintIn(lintErr, packer.CodeLinkOutside, "x", 0, 0, ""),
-				lintIn(lintWarn, packer.CodeUnreferenced, "x", 0, 0, ""),
+
 				lintIn(lintWarn, packer.CodeUnreferenced, "y", 0, 0, ""),
 			},
 		},

@@ -209,12 +209,12 @@ func load(ctx context.Context, dir string) (*Pack, error) {
 	st, err := os.Stat(dir)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("pack folder %s does not exist: %w", dir, ErrInvalidPack)
+			return nil, kindf(ErrInvalidPack, "pack folder %s does not exist", dir)
 		}
 		return nil, err
 	}
 	if !st.IsDir() {
-		return nil, fmt.Errorf("%s is not a folder; give the pack's folder: %w", dir, ErrInvalidPack)
+		return nil, kindf(ErrInvalidPack, "%s is not a folder; give the pack's folder", dir)
 	}
 	p := &Pack{Dir: dir}
 	if err := p.inventory(ctx); err != nil {

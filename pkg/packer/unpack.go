@@ -51,7 +51,7 @@ type UnpackResult struct {
 // FetchManifest fetches, verifies and decodes an image manifest.
 func FetchManifest(ctx context.Context, src content.Fetcher, desc ocispec.Descriptor) (*ocispec.Manifest, error) {
 	if desc.Size > MaxManifestSize {
-		return nil, fmt.Errorf("manifest %s is %d bytes, more than the %d a manifest may have: %w", desc.Digest, desc.Size, MaxManifestSize, ErrTooLarge)
+		return nil, kindf(ErrTooLarge, "manifest %s is %d bytes, more than the %d a manifest may have", desc.Digest, desc.Size, MaxManifestSize)
 	}
 	data, err := content.FetchAll(ctx, src, desc)
 	if errors.Is(err, content.ErrMismatchedDigest) || errors.Is(err, content.ErrTrailingData) || errors.Is(err, io.ErrUnexpectedEOF) {
@@ -62,7 +62,7 @@ func FetchManifest(ctx context.Context, src content.Fetcher, desc ocispec.Descri
 	}
 	var m ocispec.Manifest
 	if err := json.Unmarshal(data, &m); err != nil {
-		return nil, fmt.Errorf("manifest %s is not valid JSON: %v: %w", desc.Digest, err, ErrNotPack)
+		return nil, kindf(ErrNotPack, "manifest %s is not valid JSON: %v", desc.Digest, err)
 	}
 	mt := m.MediaType
 	if mt == "" {
@@ -71,13 +71,13 @@ func FetchManifest(ctx context.Context, src content.Fetcher, desc ocispec.Descri
 	switch mt {
 	case ocispec.MediaTypeImageManifest:
 	case ocispec.MediaTypeImageIndex, "application/vnd.docker.distribution.manifest.list.v2+json":
-		return nil, fmt.Errorf("%s is an image index, not a pack manifest: %w", desc.Digest, ErrNotPack)
+		return nil, kindf(ErrNotPack, "%s is an image index, not a pack manifest", desc.Digest)
 	case "application/vnd.docker.distribution.manifest.v2+json":
 	default:
-		return nil, fmt.Errorf("%s has media type %q, not an image manifest: %w", desc.Digest, mt, ErrNotPack)
+		return nil, kindf(ErrNotPack, "%s has media type %q, not an image manifest", desc.Digest, mt)
 	}
 	if m.SchemaVersion != 2 {
-		return nil, fmt.Errorf("manifest %s has schemaVersion %d, want 2: %w", desc.Digest, m.SchemaVersion, ErrNotPack)
+		return nil, kindf(ErrNotPack, "manifest %s has schemaVersion %d, want 2", desc.Digest, m.SchemaVersion)
 	}
 	return &m, nil
 }
@@ -92,7 +92,7 @@ func Encoding(m *ocispec.Manifest) (string, error) {
 	}
 	switch m.Config.MediaType {
 	case ocispec.MediaTypeImageConfig, "application/vnd.docker.container.image.v1+json":
-		return "", fmt.Errorf("the manifest is a container image (config %s), not a pack: %w", m.Config.MediaType, ErrNotPack)
+		return "", kindf(ErrNotPack, "the manifest is a container image (config %s), not a pack", m.Config.MediaType)
 	}
 	if len(m.Layers) == 1 {
 		return mediatypes.EncodingPalette, nil
@@ -188,7 +188,7 @@ func checkTarget(dir string, force bool) (bool, error) {
 		return false, err
 	}
 	if !st.IsDir() {
-		return false, fmt.Errorf("%s exists and is a file; give a folder to unpack into: %w", dir, ErrTargetNotFolder)
+		return false, kindf(ErrTargetNotFolder, "%s exists and is a file; give a folder to unpack into", dir)
 	}
 	f, err := os.Open(dir)
 	if err != nil {
@@ -200,7 +200,7 @@ func checkTarget(dir string, force bool) (bool, error) {
 		return false, err
 	}
 	if len(names) > 0 && !force {
-		return false, fmt.Errorf("%s is not empty; unpack into a new folder, or replace it with --force: %w", dir, ErrTargetNotEmpty)
+		return false, kindf(ErrTargetNotEmpty, "%s is not empty; unpack into a new or empty folder", dir)
 	}
 	return true, nil
 }
@@ -214,7 +214,7 @@ func moveInto(packRoot, dir string, replace bool) error {
 	if !replace {
 		err := renameOntoEmpty(packRoot, dir)
 		if errors.Is(err, syscall.ENOTEMPTY) || errors.Is(err, syscall.EEXIST) {
-			return fmt.Errorf("%s gained files while the pack was unpacked; nothing was changed: %w", dir, ErrTargetNotEmpty)
+			return kindf(ErrTargetNotEmpty, "%s gained files while the pack was unpacked; nothing was changed", dir)
 		}
 		return err
 	}
@@ -286,7 +286,7 @@ func (x *extractor) native(ctx context.Context, src content.Fetcher, m *ocispec.
 			return x.unsafe(label, title, "title: "+err.Error())
 		}
 		if l.Size > x.maxBytes {
-			return fmt.Errorf("layer %s is %d bytes, past the %d-byte limit: %w", label, l.Size, x.maxBytes, ErrTooLarge)
+			return kindf(ErrTooLarge, "layer %s is %d bytes, past the %d-byte limit", label, l.Size, x.maxBytes)
 		}
 		if rel == PackJSONFile {
 			packJSON = &m.Layers[i]
@@ -318,7 +318,7 @@ func (x *extractor) native(ctx context.Context, src content.Fetcher, m *ocispec.
 			return x.file("config", PackJSONFile, PackJSONFile, false, r)
 		})
 	case packJSON == nil:
-		return fmt.Errorf("the artifact has no pack.json layer: %w", ErrNotPack)
+		return kindf(ErrNotPack, "the artifact has no pack.json layer")
 	case m.Config.MediaType == mediatypes.PackConfig && m.Config.Digest != packJSON.Digest:
 		return x.unsafe("config", "", "the config differs from the pack.json layer; the artifact was tampered with")
 	}
@@ -338,7 +338,7 @@ func (x *extractor) palette(ctx context.Context, src content.Fetcher, l ocispec.
 		label = l.Digest.String()
 	}
 	if l.Size > x.maxBytes {
-		return "", fmt.Errorf("layer %s is %d bytes, past the %d-byte limit: %w", label, l.Size, x.maxBytes, ErrTooLarge)
+		return "", kindf(ErrTooLarge, "layer %s is %d bytes, past the %d-byte limit", label, l.Size, x.maxBytes)
 	}
 	if err := x.fetchVerified(ctx, src, l, label, func(r io.Reader) error {
 		return x.untar(label, "", r, "")
@@ -359,5 +359,5 @@ func (x *extractor) palette(ctx context.Context, src content.Fetcher, l ocispec.
 			return tops[0], nil
 		}
 	}
-	return "", fmt.Errorf("archive %s holds no pack.json, neither at its top nor in a single top-level folder: %w", label, ErrNotPack)
+	return "", kindf(ErrNotPack, "archive %s holds no pack.json, neither at its top nor in a single top-level folder", label)
 }

@@ -49,9 +49,11 @@ func yamlFinding(data []byte, err error) *Finding {
 		f.Line, _ = strconv.Atoi(m[1])
 		f.Message = m[2]
 	}
-	// A tab in the indentation is the most common cause, and yaml's own
-	// message ("found character that cannot start any token") hides it.
-	if line, col := firstTabIndent(data); line > 0 {
+	// A tab in the indentation is a common cause, and yaml's own message
+	// ("found character that cannot start any token") hides it. Say so
+	// when the tab is the cause: on the error's line, or named by yaml.
+	tabCause := strings.Contains(f.Message, "tab") || strings.Contains(f.Message, "cannot start any token")
+	if line, col := tabIndentAt(data, f.Line); line > 0 && (tabCause || line == f.Line) {
 		f.Code = CodeTabIndent
 		f.Line, f.Column = line, col
 		f.Message = "a tab is used for indentation; YAML indents with spaces only"
@@ -60,22 +62,38 @@ func yamlFinding(data []byte, err error) *Finding {
 	return f
 }
 
-// firstTabIndent finds the first line whose indentation holds a tab.
-func firstTabIndent(data []byte) (line, col int) {
-	for i, l := range bytes.Split(data, []byte{'\n'}) {
-		for j, c := range l {
-			if c == '\t' {
-				if len(bytes.TrimSpace(l)) == 0 {
-					break
-				}
-				return i + 1, j + 1
-			}
-			if c != ' ' {
-				break
-			}
+// tabIndentAt finds a line whose indentation holds a tab: line want if it
+// has one, otherwise the first such line.
+func tabIndentAt(data []byte, want int) (line, col int) {
+	lines := bytes.Split(data, []byte{'\n'})
+	if want > 0 && want <= len(lines) {
+		if c := tabInIndent(lines[want-1]); c > 0 {
+			return want, c
+		}
+	}
+	for i, l := range lines {
+		if c := tabInIndent(l); c > 0 {
+			return i + 1, c
 		}
 	}
 	return 0, 0
+}
+
+// tabInIndent is the column of a tab in a line's indentation, or 0.
+func tabInIndent(l []byte) int {
+	if len(bytes.TrimSpace(l)) == 0 {
+		return 0
+	}
+	for j, c := range l {
+		switch c {
+		case '\t':
+			return j + 1
+		case ' ':
+		default:
+			return 0
+		}
+	}
+	return 0
 }
 
 var actionPattern = regexp.MustCompile(`(?s)\{\{.*?\}\}`)
