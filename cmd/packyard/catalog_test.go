@@ -238,6 +238,22 @@ func TestCopyCmd(t *testing.T) {
 	if code != 1 || !strings.Contains(stderr, "--from") {
 		t.Errorf("copy without --from: exit %d, stderr:\n%s", code, stderr)
 	}
+
+	// The SRC DST form: the pack is the last path part of SRC.
+	code, stdout, stderr = catalogRun(t, "pack", "copy", a.Host+"/team/hello-manifests:1.0.0", b.Host+"/other", "--plain-http")
+	want = "copied hello-manifests 1.0.0 (native) " + b.Host + "/other/packs/hello-manifests:1.0.0 " + res.Artifacts[0].Manifest.Digest.String() + "\n" +
+		"copied hello-manifests 1.0.0 (palette) " + b.Host + "/other/spectro-packs/archive/hello-manifests:1.0.0 " + res.Artifacts[1].Manifest.Digest.String() + "\n"
+	if code != 0 || stdout != want {
+		t.Errorf("copy SRC DST: exit %d, stdout:\n%s\nwant:\n%s\nstderr:\n%s", code, stdout, want, stderr)
+	}
+	code, _, stderr = catalogRun(t, "pack", "copy", a.Host+"/team/hello-manifests", b.Host, "--to", b.Host, "--plain-http")
+	if code != 1 || !strings.Contains(stderr, "not both") {
+		t.Errorf("copy SRC DST with --to: exit %d, stderr:\n%s", code, stderr)
+	}
+	code, _, stderr = catalogRun(t, "pack", "copy", "hello-manifests", "--from", a.Host+"/team", "--plain-http")
+	if code != 1 || !strings.Contains(stderr, "give the destination") {
+		t.Errorf("copy without a destination: exit %d, stderr:\n%s", code, stderr)
+	}
 }
 
 func TestExportImportCmd(t *testing.T) {

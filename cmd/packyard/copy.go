@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -23,7 +24,7 @@ type copyOptions struct {
 func newCopyCmd() *cobra.Command {
 	var opts copyOptions
 	cmd := &cobra.Command{
-		Use:     "copy NAME[:VERSION|@DIGEST] --from SERVER[/BASE] --to SERVER[/BASE]",
+		Use:     "copy SERVER[/BASE]/NAME[:VERSION|@DIGEST] SERVER[/BASE] | copy NAME[:VERSION|@DIGEST] --from SERVER[/BASE] --to SERVER[/BASE]",
 		Aliases: []string{"cp"},
 		Short:   "Copy a pack version from one registry or base to another",
 		Long: `Copy a version of a pack (the highest when none is given), every encoding the
@@ -37,13 +38,29 @@ content is refused unless --force.
 ` + "`registry login --default`" + `. --plain-http, --insecure and --ca-file apply to
 both registries (put the CAs of both in one --ca-file); the credentials of
 each come from the docker config, as for every command.`,
-		Example: `  packyard pack copy kubewatch:3.5.0 --from registry.example.com/team --to mirror.example.com/site
+		Example: `  packyard pack copy registry.example.com/team/kubewatch:3.5.0 mirror.example.com/site
+  packyard pack copy kubewatch:3.5.0 --from registry.example.com/team --to mirror.example.com/site
   packyard pack copy kubewatch --from registry.example.com/staging --to registry.example.com/prod
   packyard pack copy hello-chart --from localhost:5000 --to localhost:5001 --plain-http --format palette`,
-		Args: cobra.ExactArgs(1),
+		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := opts.Validate(); err != nil {
 				return err
+			}
+			if len(args) == 2 {
+				// SRC DST: the pack is the last path part of SRC.
+				if opts.Registry != "" || opts.to != "" {
+					return fmt.Errorf("give either SRC DST or --from and --to, not both")
+				}
+				i := strings.LastIndex(args[0], "/")
+				if i <= 0 {
+					return fmt.Errorf("%q: SRC is SERVER[/BASE]/NAME[:VERSION], as in registry.example.com/team/kubewatch:3.5.0", args[0])
+				}
+				opts.Registry, opts.to = args[0][:i], args[1]
+				return runCopy(cmd, opts, args[0][i+1:])
+			}
+			if opts.to == "" {
+				return fmt.Errorf("give the destination: copy SRC DST, or --to SERVER[/BASE]")
 			}
 			return runCopy(cmd, opts, args[0])
 		},
@@ -55,7 +72,6 @@ each come from the docker config, as for every command.`,
 	f.StringVar(&opts.to, "to", "", "registry and base path to copy to, SERVER[/BASE]")
 	f.StringVar(&opts.format, "format", "", "copy only this encoding: native or palette (default every encoding the source has)")
 	f.BoolVarP(&opts.force, "force", "f", false, "replace a version the destination holds with other content")
-	_ = cmd.MarkFlagRequired("to")
 	return cmd
 }
 
