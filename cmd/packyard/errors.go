@@ -111,8 +111,8 @@ func responseError(err error, er *errcode.ErrorResponse, loc ociregistry.Locatio
 	code := ""
 	if len(er.Errors) > 0 {
 		code = er.Errors[0].Code
-		if m := er.Errors[0].Message; m != "" {
-			detail = m
+		if m := strings.Join(strings.Fields(er.Errors[0].Message), " "); m != "" {
+			detail = m // one line, whatever the registry sent
 		}
 	}
 	fail := func(kind, rec string) error {

@@ -128,6 +128,11 @@ func TestRemoteErrorResponses(t *testing.T) {
 			msg:  "not supported by the registry: reg.example.com/team/packs/x: The operation is unsupported.",
 			rec:  "The registry does not allow this operation (deletes are often disabled); ask its administrator.",
 		},
+		{
+			name: "multi-line message",
+			err:  response(http.MethodGet, "https://reg.example.com/v2/team/packs/x/tags/list", 500, "UNKNOWN", "upstream failed:\n  connect: timeout\r\n"),
+			msg:  "reg.example.com/team/packs/x: upstream failed: connect: timeout (status 500)",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -291,6 +291,12 @@ func readArchive(ctx context.Context, r io.Reader, root string) error {
 		if hdr.Size < 0 {
 			return unsafe(raw, "negative size")
 		}
+		for k := range hdr.PAXRecords {
+			if strings.HasPrefix(k, "GNU.sparse.") {
+				// A few bytes in the archive would read as a file of any size.
+				return unsafe(raw, "a sparse file; an OCI image layout holds none")
+			}
+		}
 		switch name {
 		case ocispec.ImageLayoutFile:
 			if layoutJSON != nil {

@@ -148,6 +148,10 @@ func ParseLocation(s string) (Location, error) {
 		return Location{}, errors.New("no registry given: pass -r SERVER[/BASE], set PACKYARD_REGISTRY, or log in with --default")
 	}
 	host, base, _ := strings.Cut(s, "/")
+	if strings.Contains(host, "@") {
+		// Never quote it: the part before @ may be a password.
+		return Location{}, errors.New("the registry address holds credentials (USER:PASSWORD@); give SERVER[/BASE] and log in with `packyard registry login`")
+	}
 	loc := Location{Registry: host, Base: base}
 	// Validate both parts the way a reference would.
 	probe := registry.Reference{Registry: host, Repository: loc.repo(NativeRepoPrefix, "probe")}

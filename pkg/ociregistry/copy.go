@@ -43,6 +43,14 @@ func (c *Client) Copy(ctx context.Context, src Location, ref PackRef, dst Locati
 		return nil, err
 	}
 	res := &PushResult{Source: src.String() + "/" + ref.String(), Name: ref.Name, Version: ref.Version}
+	// Every tag is checked before any is pushed, so that a refused encoding
+	// publishes no part of the pack.
+	type copyArtifact struct {
+		f         *Found
+		ca        *checkedArtifact
+		mountFrom string
+	}
+	var checked []copyArtifact
 	for _, f := range found {
 		tag := f.Tag
 		if tag == "" || f.Encoding == mediatypes.EncodingNative && res.Version == "" {
@@ -67,7 +75,14 @@ func (c *Client) Copy(ctx context.Context, src Location, ref PackRef, dst Locati
 		if src.Registry == dst.Registry {
 			mountFrom = f.RepositoryName
 		}
-		pa, err := dstClient.pushArtifact(ctx, f.Repository, f.Manifest, f.Encoding, ref.Name, tag, dst, PushOptions{Force: opts.Force}, mountFrom)
+		ca, err := dstClient.checkArtifact(ctx, f.Manifest, f.Encoding, ref.Name, tag, dst, PushOptions{Force: opts.Force})
+		if err != nil {
+			return res, err
+		}
+		checked = append(checked, copyArtifact{f: f, ca: ca, mountFrom: mountFrom})
+	}
+	for _, a := range checked {
+		pa, err := dstClient.pushChecked(ctx, a.f.Repository, a.ca, dst, PushOptions{Force: opts.Force}, a.mountFrom)
 		if err != nil {
 			return res, err
 		}

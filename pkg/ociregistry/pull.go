@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -44,10 +45,21 @@ func ParsePackRef(s string) (PackRef, error) {
 	} else {
 		r.Name = s
 	}
-	if r.Name == "" || strings.ContainsAny(r.Name, "/ ") {
+	if !validPackName(r.Name) {
 		return r, fmt.Errorf("%q: give a pack name, as in my-pack or my-pack:1.0.0", s)
 	}
 	return r, nil
+}
+
+// packNamePattern is what a pack name may be: one repository path
+// component, as pack.json's name must be (see packer's lint).
+var packNamePattern = regexp.MustCompile(`^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$`)
+
+// validPackName says whether name is a pack name that stays in its own
+// repository below a location: no "/", no "..", nothing a repository
+// name cannot hold.
+func validPackName(name string) bool {
+	return packNamePattern.MatchString(name)
 }
 
 func (r PackRef) String() string {

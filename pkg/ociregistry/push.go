@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"oras.land/oras-go/v2"
 	"oras.land/oras-go/v2/errdef"
+	"oras.land/oras-go/v2/registry/remote"
 
 	"github.com/packyard/packyard/pkg/mediatypes"
 	"github.com/packyard/packyard/pkg/ocilayout"
@@ -132,8 +133,18 @@ func (c *Client) PushDir(ctx context.Context, dir string, loc Location, opts Pus
 		return nil, err
 	}
 	res := &PushResult{Source: dir, Name: built.Name, Version: built.Version, Warnings: built.Report.Warnings()}
+	// Every tag is checked before any is pushed, so that a refused encoding
+	// publishes no part of the pack.
+	var checked []*checkedArtifact
 	for _, a := range built.Artifacts() {
-		pa, err := c.pushArtifact(ctx, l, a.Manifest, a.Encoding, built.Name, built.Tag, loc, opts, "")
+		ca, err := c.checkArtifact(ctx, a.Manifest, a.Encoding, built.Name, built.Tag, loc, opts)
+		if err != nil {
+			return res, err
+		}
+		checked = append(checked, ca)
+	}
+	for _, ca := range checked {
+		pa, err := c.pushChecked(ctx, l, ca, loc, opts, "")
 		if err != nil {
 			return res, err
 		}
@@ -151,12 +162,20 @@ func (c *Client) PushLayout(ctx context.Context, root string, loc Location, opts
 	}
 	byPack := map[string]*PushResult{}
 	var order []string
+	type layoutArtifact struct {
+		res *PushResult
+		ca  *checkedArtifact
+	}
+	var checked []layoutArtifact
 	for _, m := range l.Manifests() {
 		enc := m.Annotations[mediatypes.AnnotationEncoding]
 		name := m.Annotations[mediatypes.AnnotationPackName]
 		version := m.Annotations[mediatypes.AnnotationPackVersion]
 		if enc == "" || name == "" || version == "" {
 			continue // not written by pack build
+		}
+		if !validPackName(name) {
+			return nil, fmt.Errorf("%s: index entry %s names the pack %q, which is not a pack name: %w", root, m.Digest, name, packer.ErrUnsafeContent)
 		}
 		if enc == mediatypes.EncodingNative && !opts.Format.Native() || enc == mediatypes.EncodingPalette && !opts.Format.Palette() {
 			continue
@@ -169,14 +188,23 @@ func (c *Client) PushLayout(ctx context.Context, root string, loc Location, opts
 			order = append(order, key)
 		}
 		desc := ocispec.Descriptor{MediaType: m.MediaType, Digest: m.Digest, Size: m.Size, ArtifactType: m.ArtifactType}
-		pa, err := c.pushArtifact(ctx, l, desc, enc, name, packer.VersionTag(version), loc, opts, "")
+		ca, err := c.checkArtifact(ctx, desc, enc, name, packer.VersionTag(version), loc, opts)
 		if err != nil {
 			return nil, err
 		}
-		r.Artifacts = append(r.Artifacts, pa)
+		checked = append(checked, layoutArtifact{res: r, ca: ca})
 	}
 	if len(order) == 0 {
 		return nil, fmt.Errorf("%s holds no pack built by packyard: %w", root, errdef.ErrNotFound)
+	}
+	// Every tag was checked before any is pushed, so that a refused
+	// encoding publishes no part of the layout.
+	for _, a := range checked {
+		pa, err := c.pushChecked(ctx, l, a.ca, loc, opts, "")
+		if err != nil {
+			return nil, err
+		}
+		a.res.Artifacts = append(a.res.Artifacts, pa)
 	}
 	out := make([]*PushResult, len(order))
 	for i, k := range order {
@@ -237,12 +265,18 @@ func isLayout(p string) bool {
 	return err == nil
 }
 
-// pushArtifact pushes one encoding of a pack from src: blobs the registry
-// lacks, in parallel, then the manifest with its tag, so a push that fails
-// half-way leaves no visible version. mountFrom, when set, is a repository
-// of the same registry that holds the blobs: they are mounted from it
-// rather than uploaded.
-func (c *Client) pushArtifact(ctx context.Context, src oras.ReadOnlyTarget, desc ocispec.Descriptor, encoding, name, tag string, loc Location, opts PushOptions, mountFrom string) (PushedArtifact, error) {
+// checkedArtifact is one encoding of a pack whose tag checkArtifact has
+// checked, ready for pushChecked.
+type checkedArtifact struct {
+	pa   PushedArtifact
+	repo *remote.Repository
+	name string
+}
+
+// checkArtifact checks what the registry holds at the tag one encoding of
+// a pack is to be pushed to: nothing (pushed), the same manifest
+// (unchanged), or another one (a *VersionExistsError unless opts.Force).
+func (c *Client) checkArtifact(ctx context.Context, desc ocispec.Descriptor, encoding, name, tag string, loc Location, opts PushOptions) (*checkedArtifact, error) {
 	repoName := loc.NativeRepository(name)
 	if encoding == mediatypes.EncodingPalette {
 		repoName = loc.PaletteRepository(name)
@@ -250,19 +284,30 @@ func (c *Client) pushArtifact(ctx context.Context, src oras.ReadOnlyTarget, desc
 	pa := PushedArtifact{Encoding: encoding, Repository: repoName, Tag: tag, Manifest: desc, Status: StatusPushed}
 	repo, err := c.Repository(loc, repoName)
 	if err != nil {
-		return pa, err
+		return nil, err
 	}
 	existing, err := repo.Resolve(ctx, tag)
 	switch {
 	case err == nil && existing.Digest == desc.Digest:
 		pa.Status = StatusUnchanged
 	case err == nil && !opts.Force:
-		return pa, &VersionExistsError{Repository: loc.Registry + "/" + repoName, Tag: tag, Existing: existing.Digest, New: desc.Digest}
+		return nil, &VersionExistsError{Repository: loc.Registry + "/" + repoName, Tag: tag, Existing: existing.Digest, New: desc.Digest}
 	case err == nil:
 		pa.Status, pa.Previous = StatusReplaced, existing.Digest
 	case !errors.Is(err, errdef.ErrNotFound):
-		return pa, fmt.Errorf("checking %s/%s:%s: %w", loc.Registry, repoName, tag, err)
+		return nil, fmt.Errorf("checking %s/%s:%s: %w", loc.Registry, repoName, tag, err)
 	}
+	return &checkedArtifact{pa: pa, repo: repo, name: name}, nil
+}
+
+// pushChecked pushes one encoding of a pack, which checkArtifact has
+// checked, from src: blobs the registry lacks, in parallel, then the
+// manifest with its tag, so a push that fails half-way leaves no visible
+// version. mountFrom, when set, is a repository of the same registry that
+// holds the blobs: they are mounted from it rather than uploaded.
+func (c *Client) pushChecked(ctx context.Context, src oras.ReadOnlyTarget, ca *checkedArtifact, loc Location, opts PushOptions, mountFrom string) (PushedArtifact, error) {
+	pa, repo, name := ca.pa, ca.repo, ca.name
+	desc, encoding, repoName, tag := pa.Manifest, pa.Encoding, pa.Repository, pa.Tag
 	if pa.Status != StatusUnchanged {
 		copyOpts := oras.CopyOptions{CopyGraphOptions: oras.CopyGraphOptions{Concurrency: c.opts.Concurrency}}
 		if mountFrom != "" {

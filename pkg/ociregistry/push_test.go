@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"oras.land/oras-go/v2/errdef"
@@ -193,5 +194,17 @@ func TestPullHighestVersion(t *testing.T) {
 	}
 	if f.Tag != "1.10.0" || u.Version != "1.10.0" {
 		t.Errorf("pulled %s (tag %s), want the highest version 1.10.0", u.Version, f.Tag)
+	}
+}
+
+// A registry address with credentials in it is refused without repeating
+// them.
+func TestParseLocationHidesCredentials(t *testing.T) {
+	_, err := ociregistry.ParseLocation("user:s3cret@registry.example.com/team")
+	if err == nil {
+		t.Fatal("accepted an address holding credentials")
+	}
+	if strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("the error repeats the password: %v", err)
 	}
 }
