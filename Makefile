@@ -50,8 +50,8 @@ e2e: e2e-tools ## Run the end-to-end tests only (the built binary against real o
 	$(GO) test -count=1 ./e2e
 
 .PHONY: bench
-bench: ## Run the benchmarks
-	$(GO) test -run=NONE -bench=. -benchmem ./...
+bench: e2e-tools ## Run every benchmark once: packer, and registry ones against oras and a local registry (docs/benchmarks.md)
+	$(GO) test -run=NONE -bench=. -benchmem -timeout=30m ./...
 
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (20s)

@@ -1,0 +1,329 @@
+// Package bench holds the registry benchmarks: the built packyard binary
+// against the oras CLI and the documented `tar czf` + `oras push` loop, on
+// one standalone distribution registry process on loopback, installed at a
+// pinned version by hack/tools.sh. Figures are in docs/benchmarks.md.
+//
+// The package has benchmarks only; `go test` without -bench builds nothing
+// and starts nothing.
+package bench
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	// repoRoot is the repository's top folder.
+	repoRoot string
+	// tmpRoot holds everything the run writes: the binary, the registry's
+	// storage, the client's configuration. It is removed at the end.
+	tmpRoot string
+	// packyardBin, orasBin and registryBin are the programs compared and
+	// the registry they talk to.
+	packyardBin, orasBin, registryBin string
+	// clientEnv is the environment of every client command: its own docker
+	// config and home, never the user's.
+	clientEnv []string
+
+	setupOnce sync.Once
+	setupErr  error
+
+	// reg is the one registry process of the run, started by the first
+	// benchmark that needs it and stopped when the run ends.
+	reg     *registry
+	regOnce sync.Once
+	regErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if reg != nil {
+		reg.stop()
+	}
+	if tmpRoot != "" {
+		_ = os.RemoveAll(tmpRoot)
+	}
+	os.Exit(code)
+}
+
+// setup builds packyard and finds the tools, once per run.
+func setup(b *testing.B) {
+	b.Helper()
+	setupOnce.Do(func() { setupErr = doSetup() })
+	if setupErr != nil {
+		b.Fatal(setupErr)
+	}
+}
+
+func doSetup() error {
+	var err error
+	if repoRoot, err = findRepoRoot(); err != nil {
+		return err
+	}
+	if tmpRoot, err = os.MkdirTemp("", "packyard-bench-*"); err != nil {
+		return err
+	}
+	packyardBin = filepath.Join(tmpRoot, "packyard")
+	build := exec.Command("go", "build", "-trimpath", "-o", packyardBin, "./cmd/packyard")
+	build.Dir = repoRoot
+	if out, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("building packyard: %v\n%s", err, out)
+	}
+	toolsDir := os.Getenv("TOOLS_DIR")
+	if toolsDir == "" {
+		toolsDir = filepath.Join(repoRoot, "bin", "tools")
+	} else if !filepath.IsAbs(toolsDir) {
+		toolsDir = filepath.Join(repoRoot, toolsDir)
+	}
+	orasBin = filepath.Join(toolsDir, "oras")
+	registryBin = filepath.Join(toolsDir, "registry")
+	for _, bin := range []string{orasBin, registryBin} {
+		if _, err := os.Stat(bin); err != nil {
+			return fmt.Errorf("%v: run `make e2e-tools` (hack/tools.sh oras registry) first", err)
+		}
+	}
+	home := filepath.Join(tmpRoot, "home")
+	for _, sub := range []string{"docker", "config", "cache", "data"} {
+		if err := os.MkdirAll(filepath.Join(home, sub), 0o700); err != nil {
+			return err
+		}
+	}
+	clientEnv = append(slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		return strings.HasPrefix(kv, "SOURCE_DATE_EPOCH=") || strings.HasPrefix(kv, "PACKYARD_REGISTRY=")
+	}),
+		"DOCKER_CONFIG="+filepath.Join(home, "docker"),
+		"XDG_CONFIG_HOME="+filepath.Join(home, "config"),
+		"XDG_CACHE_HOME="+filepath.Join(home, "cache"),
+		"XDG_DATA_HOME="+filepath.Join(home, "data"),
+		"HOME="+home,
+	)
+	return nil
+}
+
+// findRepoRoot walks up from the working folder to the one holding go.mod.
+func findRepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod above the working folder")
+		}
+		dir = parent
+	}
+}
+
+// registry is a standalone distribution registry process with filesystem
+// storage in a temporary folder, on a loopback port.
+type registry struct {
+	// Host is 127.0.0.1:PORT.
+	Host string
+	// Storage is the filesystem storage's root folder.
+	Storage string
+
+	cmd    *exec.Cmd
+	exited chan struct{}
+	log    *os.File
+}
+
+// sharedRegistry starts the run's registry on first use.
+func sharedRegistry(b *testing.B) *registry {
+	b.Helper()
+	setup(b)
+	regOnce.Do(func() { reg, regErr = startRegistry() })
+	if regErr != nil {
+		b.Fatal(regErr)
+	}
+	return reg
+}
+
+func startRegistry() (*registry, error) {
+	dir := filepath.Join(tmpRoot, "registry")
+	r := &registry{Storage: filepath.Join(dir, "storage")}
+	if err := os.MkdirAll(r.Storage, 0o755); err != nil {
+		return nil, err
+	}
+	var err error
+	// The registry logs each 404 of a client's existence check at error
+	// level: keep its log in a file, read only when it fails.
+	if r.log, err = os.Create(filepath.Join(dir, "registry.log")); err != nil {
+		return nil, err
+	}
+	var lastErr error
+	for range 5 { // another process may take the port first
+		if r.Host, err = freeLoopbackAddr(); err != nil {
+			return nil, err
+		}
+		config := fmt.Sprintf(`version: 0.1
+log:
+  level: warn
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: %s
+  delete:
+    enabled: true
+  maintenance:
+    uploadpurging:
+      enabled: false
+http:
+  addr: %s
+`, r.Storage, r.Host)
+		configFile := filepath.Join(dir, "config.yml")
+		if err := os.WriteFile(configFile, []byte(config), 0o644); err != nil {
+			return nil, err
+		}
+		if lastErr = r.start(configFile); lastErr == nil {
+			return r, nil
+		}
+	}
+	return nil, fmt.Errorf("starting the registry: %v", lastErr)
+}
+
+func (r *registry) start(configFile string) error {
+	r.cmd = exec.Command(registryBin, "serve", configFile)
+	r.cmd.Env = append(os.Environ(), "OTEL_TRACES_EXPORTER=none", "OTEL_METRICS_EXPORTER=none", "OTEL_LOGS_EXPORTER=none")
+	r.cmd.Stdout, r.cmd.Stderr = r.log, r.log
+	if err := r.cmd.Start(); err != nil {
+		return err
+	}
+	r.exited = make(chan struct{})
+	var waitErr error
+	go func() { waitErr = r.cmd.Wait(); close(r.exited) }()
+	client := &http.Client{Timeout: 2 * time.Second}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		select {
+		case <-r.exited:
+			return fmt.Errorf("the registry exited: %v", waitErr)
+		default:
+		}
+		resp, err := client.Get("http://" + r.Host + "/v2/")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			r.stop()
+			return fmt.Errorf("/v2/ did not answer within 30s: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (r *registry) stop() {
+	_ = r.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-r.exited:
+	case <-time.After(5 * time.Second):
+		_ = r.cmd.Process.Kill()
+		<-r.exited
+	}
+	_ = r.log.Close()
+}
+
+func freeLoopbackAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	addr := l.Addr().String()
+	return addr, l.Close()
+}
+
+// usage is what one command cost: its wall time, the CPU time it and the
+// processes it waited for used, and the CPU time the registry used
+// meanwhile.
+type usage struct {
+	Wall, CPU, RegistryCPU time.Duration
+}
+
+// run runs a command in dir with the client environment, and fails the
+// benchmark unless it exits 0. It returns the command's stdout.
+func run(b *testing.B, dir, name string, args ...string) []byte {
+	b.Helper()
+	out, _ := runUsage(b, dir, name, args...)
+	return out
+}
+
+// runUsage runs a command like run and says what it cost.
+func runUsage(b *testing.B, dir, name string, args ...string) ([]byte, usage) {
+	b.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	cmd.Env = clientEnv
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	reg0 := registryCPU()
+	start := time.Now()
+	err := cmd.Run()
+	u := usage{Wall: time.Since(start), RegistryCPU: registryCPU() - reg0}
+	if err != nil {
+		b.Fatalf("%s %s: %v\nstdout:\n%s\nstderr:\n%s", filepath.Base(name), strings.Join(args, " "), err,
+			tail(stdout.String()), tail(stderr.String()))
+	}
+	u.CPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	return stdout.Bytes(), u
+}
+
+// timed runs a command like run and says what it cost.
+func timed(b *testing.B, dir, name string, args ...string) usage {
+	b.Helper()
+	_, u := runUsage(b, dir, name, args...)
+	return u
+}
+
+// registryCPU is the CPU time the registry process has used so far, read
+// from /proc/PID/stat (utime and stime, in clock ticks of 10 ms).
+func registryCPU() time.Duration {
+	if reg == nil || reg.cmd == nil || reg.cmd.Process == nil {
+		return 0
+	}
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", reg.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	_, rest, ok := strings.Cut(string(data), ") ")
+	if !ok {
+		return 0
+	}
+	// rest starts at field 3 (state); utime and stime are fields 14 and 15.
+	fields := strings.Fields(rest)
+	if len(fields) < 13 {
+		return 0
+	}
+	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
+	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
+
+func tail(s string) string {
+	if len(s) > 4000 {
+		return "..." + s[len(s)-4000:]
+	}
+	return s
+}
