@@ -81,11 +81,17 @@ func (c *Client) List(ctx context.Context, loc Location, opts ListOptions) ([]Pa
 		limit = DefaultListConcurrency
 	}
 	names := slices.Clone(opts.Names)
+	// present says which encodings' repositories the catalog shows for a
+	// pack; names given by hand are asked for in both.
+	var present map[string][]string
 	if len(names) == 0 {
 		var err error
-		names, err = c.catalogPacks(ctx, loc)
+		present, err = c.catalogPacks(ctx, loc)
 		if err != nil {
 			return nil, err
+		}
+		for n := range present {
+			names = append(names, n)
 		}
 	}
 	slices.Sort(names)
@@ -98,7 +104,11 @@ func (c *Client) List(ctx context.Context, loc Location, opts ListOptions) ([]Pa
 	}
 	var repos []*repoJob
 	for _, n := range names {
-		for _, enc := range []string{mediatypes.EncodingNative, mediatypes.EncodingPalette} {
+		encodings := []string{mediatypes.EncodingNative, mediatypes.EncodingPalette}
+		if present != nil {
+			encodings = present[n]
+		}
+		for _, enc := range encodings {
 			repos = append(repos, &repoJob{name: n, encoding: enc})
 		}
 	}
@@ -190,24 +200,29 @@ func (l Location) encodingRepository(name, encoding string) string {
 	return l.NativeRepository(name)
 }
 
-// catalogPacks reads the pack names below loc from the registry's catalog.
-func (c *Client) catalogPacks(ctx context.Context, loc Location) ([]string, error) {
+// catalogPacks reads the pack names below loc from the registry's catalog,
+// with the encodings whose repositories it lists for each.
+func (c *Client) catalogPacks(ctx context.Context, loc Location) (map[string][]string, error) {
 	reg, err := c.Registry(loc)
 	if err != nil {
 		return nil, err
 	}
-	prefixes := []string{loc.repo(NativeRepoPrefix) + "/", loc.repo(PaletteRepoPrefix) + "/"}
-	seen := map[string]bool{}
-	var names []string
+	// Registries cap the page size themselves; asking for large pages
+	// saves round trips where they allow it.
+	reg.RepositoryListPageSize = 1000
+	prefixes := map[string]string{
+		loc.repo(NativeRepoPrefix) + "/":  mediatypes.EncodingNative,
+		loc.repo(PaletteRepoPrefix) + "/": mediatypes.EncodingPalette,
+	}
+	names := map[string][]string{}
 	err = reg.Repositories(ctx, "", func(repos []string) error {
 		for _, r := range repos {
-			for _, p := range prefixes {
+			for p, enc := range prefixes {
 				name, ok := strings.CutPrefix(r, p)
-				if !ok || name == "" || strings.Contains(name, "/") || seen[name] {
+				if !ok || name == "" || strings.Contains(name, "/") || slices.Contains(names[name], enc) {
 					continue
 				}
-				seen[name] = true
-				names = append(names, name)
+				names[name] = append(names[name], enc)
 			}
 		}
 		return nil

@@ -306,3 +306,29 @@ func TestListCatalogRefused(t *testing.T) {
 		})
 	}
 }
+
+// Listing asks only about repositories the catalog shows: native-only packs
+// cost no requests to Palette repositories, and the catalog comes in pages
+// of up to 1,000.
+func TestListAsksOnlyForListedRepositories(t *testing.T) {
+	reg := testregistry.New(t)
+	host, log := proxy(t, reg, 0)
+	c := newClient(t)
+	loc := mustLocation(t, host+"/team")
+	mustPush(t, c, "../../examples/hello-chart", loc, packer.FormatNative)
+	mustPush(t, c, "../../examples/hello-manifests", loc, packer.FormatNative)
+	log.reset()
+	packs, err := c.List(t.Context(), loc, ociregistry.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(packs) != 2 {
+		t.Fatalf("listed %d packs, want 2", len(packs))
+	}
+	if got := log.matching("GET", "/spectro-packs/"); len(got) != 0 {
+		t.Errorf("asked about Palette repositories that do not exist: %v", got)
+	}
+	if got := log.matching("GET", "/v2/_catalog?n=1000"); len(got) != 1 {
+		t.Errorf("catalog requests %v, want one page of 1000", log.matching("GET", "/v2/_catalog"))
+	}
+}
