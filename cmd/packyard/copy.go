@@ -7,7 +7,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/packyard/packyard/cmd/packyard/option"
-	"github.com/packyard/packyard/pkg/mediatypes"
 	"github.com/packyard/packyard/pkg/ociregistry"
 )
 
@@ -16,9 +15,9 @@ type copyOptions struct {
 	// and --from, which stands in for -r.
 	option.Remote
 	option.Output
-	to     string
-	format string
-	force  bool
+	option.EncodingFlag
+	to    string
+	force bool
 }
 
 func newCopyCmd() *cobra.Command {
@@ -70,16 +69,14 @@ each come from the docker config, as for every command.`,
 	opts.Output.ApplyFlags(f)
 	f.StringVar(&opts.Registry, "from", "", "registry and base path to copy from, SERVER[/BASE] (default $"+option.RegistryEnv+", or the registry saved with `registry login --default`)")
 	f.StringVar(&opts.to, "to", "", "registry and base path to copy to, SERVER[/BASE]")
-	f.StringVar(&opts.format, "format", "", "copy only this encoding: native or palette (default every encoding the source has)")
+	opts.EncodingFlag.ApplyFlags(f, "copy only this encoding: native or palette (default every encoding the source has)")
 	f.BoolVarP(&opts.force, "force", "f", false, "replace a version the destination holds with other content")
 	return cmd
 }
 
 func runCopy(cmd *cobra.Command, opts copyOptions, arg string) error {
-	switch opts.format {
-	case "", mediatypes.EncodingNative, mediatypes.EncodingPalette:
-	default:
-		return fmt.Errorf("unknown format %q: use native or palette", opts.format)
+	if err := opts.CheckEncoding(); err != nil {
+		return err
 	}
 	ref, err := ociregistry.ParsePackRef(arg)
 	if err != nil {
@@ -97,7 +94,7 @@ func runCopy(cmd *cobra.Command, opts copyOptions, arg string) error {
 	if err != nil {
 		return err
 	}
-	res, err := client.Copy(cmd.Context(), src, ref, dst, client, ociregistry.CopyOptions{Encoding: opts.format, Force: opts.force})
+	res, err := client.Copy(cmd.Context(), src, ref, dst, client, ociregistry.CopyOptions{Encoding: opts.Encoding, Force: opts.force})
 	if err != nil {
 		if res != nil && len(res.Artifacts) > 0 {
 			_ = printCopy(cmd, dst, res)

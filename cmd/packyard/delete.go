@@ -8,14 +8,13 @@ import (
 	"oras.land/oras-go/v2/errdef"
 
 	"github.com/packyard/packyard/cmd/packyard/option"
-	"github.com/packyard/packyard/pkg/mediatypes"
 	"github.com/packyard/packyard/pkg/ociregistry"
 )
 
 type deleteOptions struct {
 	option.Remote
 	option.Output
-	format string
+	option.EncodingFlag
 }
 
 func newDeleteCmd() *cobra.Command {
@@ -42,15 +41,13 @@ needs storage.delete.enabled); the command says so when they refuse.`,
 	}
 	opts.Remote.ApplyFlags(cmd.Flags())
 	opts.Output.ApplyFlags(cmd.Flags())
-	cmd.Flags().StringVar(&opts.format, "format", "", "delete only this encoding: native or palette (default both)")
+	opts.EncodingFlag.ApplyFlags(cmd.Flags(), "delete only this encoding: native or palette (default both)")
 	return cmd
 }
 
 func runDelete(cmd *cobra.Command, opts deleteOptions, arg string) error {
-	switch opts.format {
-	case "", mediatypes.EncodingNative, mediatypes.EncodingPalette:
-	default:
-		return fmt.Errorf("unknown format %q: use native or palette", opts.format)
+	if err := opts.CheckEncoding(); err != nil {
+		return err
 	}
 	ref, err := ociregistry.ParsePackRef(arg)
 	if err != nil {
@@ -68,7 +65,7 @@ func runDelete(cmd *cobra.Command, opts deleteOptions, arg string) error {
 	if err != nil {
 		return err
 	}
-	deleted, err := client.Delete(cmd.Context(), loc, ref, ociregistry.DeleteOptions{Encoding: opts.format})
+	deleted, err := client.Delete(cmd.Context(), loc, ref, ociregistry.DeleteOptions{Encoding: opts.Encoding})
 	if perr := printDeleted(cmd, opts, loc, deleted, err == nil); perr != nil {
 		return perr
 	}

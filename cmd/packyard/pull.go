@@ -18,10 +18,8 @@ import (
 type pullOptions struct {
 	option.Remote
 	option.Output
-	format   string
-	force    bool
-	maxSize  string
-	maxFiles int
+	option.Extract
+	option.EncodingFlag
 }
 
 func newPullCmd() *cobra.Command {
@@ -49,10 +47,8 @@ safely; a DIR that holds files is replaced only with --force.`,
 	f := cmd.Flags()
 	opts.Remote.ApplyFlags(f)
 	opts.Output.ApplyFlags(f)
-	f.StringVar(&opts.format, "format", "", "encoding to pull: native or palette (default: native, else palette)")
-	f.BoolVarP(&opts.force, "force", "f", false, "replace DIR when it holds files")
-	f.StringVar(&opts.maxSize, "max-size", "8GiB", "refuse packs that unpack to more than this")
-	f.IntVar(&opts.maxFiles, "max-files", packer.DefaultMaxUnpackEntries, "refuse packs with more files, folders and links than this")
+	opts.EncodingFlag.ApplyFlags(f, "encoding to pull: native or palette (default: native, else palette)")
+	opts.Extract.ApplyFlags(f)
 	return cmd
 }
 
@@ -70,14 +66,12 @@ type pulledPack struct {
 }
 
 func runPull(cmd *cobra.Command, opts pullOptions, args []string) error {
-	switch opts.format {
-	case "", mediatypes.EncodingNative, mediatypes.EncodingPalette:
-	default:
-		return fmt.Errorf("unknown format %q: use native or palette", opts.format)
+	if err := opts.CheckEncoding(); err != nil {
+		return err
 	}
-	maxSize, err := parseBytes(opts.maxSize)
+	unpackOpts, err := opts.UnpackOptions()
 	if err != nil {
-		return fmt.Errorf("--max-size: %w", err)
+		return err
 	}
 	ref, err := ociregistry.ParsePackRef(args[0])
 	if err != nil {
@@ -97,13 +91,13 @@ func runPull(cmd *cobra.Command, opts pullOptions, args []string) error {
 	}
 	bar := newProgress(cmd.ErrOrStderr(), "pulling")
 	res, found, err := client.Pull(cmd.Context(), loc, ref, dir, ociregistry.PullOptions{
-		Encoding:      opts.format,
+		Encoding:      opts.Encoding,
 		Progress:      bar.Func(),
-		UnpackOptions: packer.UnpackOptions{Force: opts.force, MaxSize: maxSize, MaxEntries: opts.maxFiles},
+		UnpackOptions: unpackOpts,
 	})
 	bar.Stop()
 	if err != nil {
-		return pullError(err, loc, ref, opts.format)
+		return pullError(err, loc, ref, opts.Encoding)
 	}
 	out := pulledPack{UnpackResult: res, Registry: loc.Registry, Repository: found.RepositoryName, Tag: found.Tag}
 	if res.Encoding == mediatypes.EncodingPalette {

@@ -6,17 +6,15 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/packyard/packyard/pkg/mediatypes"
+	"github.com/packyard/packyard/cmd/packyard/option"
 	"github.com/packyard/packyard/pkg/ocilayout"
 	"github.com/packyard/packyard/pkg/packer"
 )
 
 type unpackOptions struct {
-	force    bool
-	format   string
-	maxSize  string
-	maxFiles int
-	json     bool
+	option.Extract
+	option.EncodingFlag
+	json bool
 }
 
 func newUnpackCmd() *cobra.Command {
@@ -39,34 +37,30 @@ files is replaced only with --force.`,
 		},
 	}
 	f := cmd.Flags()
-	f.BoolVarP(&opts.force, "force", "f", false, "replace DIR when it holds files")
-	f.StringVar(&opts.format, "format", "", "encoding to unpack when the layout has both: native or palette")
-	f.StringVar(&opts.maxSize, "max-size", "8GiB", "refuse packs that unpack to more than this")
-	f.IntVar(&opts.maxFiles, "max-files", packer.DefaultMaxUnpackEntries, "refuse packs with more files, folders and links than this")
+	opts.Extract.ApplyFlags(f)
+	opts.EncodingFlag.ApplyFlags(f, "encoding to unpack when the layout has both: native or palette")
 	f.BoolVar(&opts.json, "json", false, "print the result as JSON")
 	return cmd
 }
 
 func runUnpack(cmd *cobra.Command, opts unpackOptions, src, dir string) error {
-	switch opts.format {
-	case "", mediatypes.EncodingNative, mediatypes.EncodingPalette:
-	default:
-		return fmt.Errorf("unknown format %q: use native or palette", opts.format)
+	if err := opts.CheckEncoding(); err != nil {
+		return err
 	}
-	maxSize, err := parseBytes(opts.maxSize)
+	unpackOpts, err := opts.UnpackOptions()
 	if err != nil {
-		return fmt.Errorf("--max-size: %w", err)
+		return err
 	}
 	root, ref := packer.SplitLayoutRef(src)
 	l, err := ocilayout.Open(root)
 	if err != nil {
 		return err
 	}
-	desc, err := packer.ResolveInLayout(cmd.Context(), l, ref, opts.format)
+	desc, err := packer.ResolveInLayout(cmd.Context(), l, ref, opts.Encoding)
 	if err != nil {
 		return err
 	}
-	res, err := packer.Unpack(cmd.Context(), l, desc, dir, packer.UnpackOptions{Force: opts.force, MaxSize: maxSize, MaxEntries: opts.maxFiles})
+	res, err := packer.Unpack(cmd.Context(), l, desc, dir, unpackOpts)
 	if err != nil {
 		switch {
 		case errors.Is(err, packer.ErrTargetNotEmpty):

@@ -315,8 +315,8 @@ func TestListAsksOnlyForListedRepositories(t *testing.T) {
 	host, log := proxy(t, reg, 0)
 	c := newClient(t)
 	loc := mustLocation(t, host+"/team")
-	mustPush(t, c, "../../examples/hello-chart", loc, packer.FormatNative)
-	mustPush(t, c, "../../examples/hello-manifests", loc, packer.FormatNative)
+	_ = mustPush(t, c, "../../examples/hello-chart", loc, packer.FormatNative)
+	_ = mustPush(t, c, "../../examples/hello-manifests", loc, packer.FormatNative)
 	log.reset()
 	packs, err := c.List(t.Context(), loc, ociregistry.ListOptions{})
 	if err != nil {
