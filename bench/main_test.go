@@ -327,3 +327,10 @@ func tail(s string) string {
 	}
 	return s
 }
+
+func must(tb testing.TB, err error) {
+	tb.Helper()
+	if err != nil {
+		tb.Fatal(err)
+	}
+}

@@ -1,6 +1,8 @@
 package bench
 
 import (
+	"github.com/packyard/packyard/internal/benchpack"
+
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -14,8 +16,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -101,9 +101,9 @@ func met(ok bool) string {
 func BenchmarkRegistryTransfer(b *testing.B) {
 	r := sharedRegistry(b)
 	dir := b.TempDir()
-	pack, files := genBenchPack(b, dir, "bench-pack", 256<<20)
-	mb := float64(dirSize(b, pack)) / 1e6
-	warm(b, pack)
+	pack, files := benchpack.Pack(b, dir, "bench-pack", 256<<20)
+	mb := float64(benchpack.DirSize(b, pack)) / 1e6
+	benchpack.Warm(b, pack)
 	// Once untimed, so that in the timed pushes the storage holds every
 	// blob already, for both sides alike (each upload still sends all its
 	// bytes: a fresh repository has none of them).
@@ -152,7 +152,7 @@ func BenchmarkRegistryTransfer(b *testing.B) {
 				}
 				b.StopTimer()
 				for _, out := range []string{pyOut, orasOut} {
-					if got := float64(dirSize(b, out)) / 1e6; got < mb*0.99 {
+					if got := float64(benchpack.DirSize(b, out)) / 1e6; got < mb*0.99 {
 						b.Fatalf("%s holds %.1f MB after the pull, want %.1f", out, got, mb)
 					}
 					must(b, os.RemoveAll(out))
@@ -209,10 +209,10 @@ func BenchmarkRegistryCatalog(b *testing.B) {
 	r := sharedRegistry(b)
 	dir := b.TempDir()
 	catalog := filepath.Join(dir, "catalog")
-	packs := genCatalog(b, catalog, 200)
-	mb := float64(dirSize(b, catalog)) / 1e6
+	packs := benchpack.Catalog(b, catalog, 200)
+	mb := float64(benchpack.DirSize(b, catalog)) / 1e6
 	b.Logf("catalog: %d packs, %.1f MB", len(packs), mb)
-	warm(b, catalog)
+	benchpack.Warm(b, catalog)
 	script := filepath.Join(dir, "oras-loop.sh")
 	must(b, os.WriteFile(script, []byte(orasLoop), 0o755))
 	var dirs, refs []string
@@ -436,21 +436,6 @@ func checkListing(b *testing.B, out []byte, packs, versions int) {
 	}
 }
 
-// vmHWM reads a running process's peak resident memory in MiB.
-func vmHWM(pid int) (float64, bool) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, false
-	}
-	for line := range strings.Lines(string(data)) {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kib, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
-			return kib / 1024, err == nil
-		}
-	}
-	return 0, false
-}
-
 // peak runs packyard and returns its peak resident memory in MiB, read from
 // /proc while it runs (a child's rusage would count the memory of the
 // process it was forked from, this benchmark), and how long it took.
@@ -479,7 +464,7 @@ func peak(b *testing.B, args ...string) (float64, time.Duration) {
 			}
 			return hwm, time.Since(start)
 		case <-tick.C:
-			if v, ok := vmHWM(cmd.Process.Pid); ok {
+			if v, ok := benchpack.VmHWM(cmd.Process.Pid); ok {
 				hwm = max(hwm, v)
 			}
 		}
@@ -492,8 +477,8 @@ func peak(b *testing.B, args ...string) (float64, time.Duration) {
 func BenchmarkRegistryPeakMemory(b *testing.B) {
 	r := sharedRegistry(b)
 	dir := b.TempDir()
-	pack, _ := genBenchPack(b, dir, "big-pack", 1<<30)
-	warm(b, pack)
+	pack, _ := benchpack.Pack(b, dir, "big-pack", 1<<30)
+	benchpack.Warm(b, pack)
 	var pushPeak, pullPeak float64
 	for i := 0; i < b.N; i++ {
 		base := fresh("memory")

@@ -1,90 +1,19 @@
 package packer_test
 
 import (
-	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"context"
-	"crypto/sha256"
-	"encoding/json"
-	"fmt"
-	"image"
-	"image/png"
-	"io"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/packyard/packyard/internal/benchpack"
 	"github.com/packyard/packyard/pkg/ocilayout"
 	"github.com/packyard/packyard/pkg/packer"
 )
-
-// benchChartSize is the size of each generated chart archive: large charts,
-// as in real CSI and observability packs, but under helm's 100 MiB limit.
-const benchChartSize = 32 << 20
-
-// genBenchPack writes a pack of about total bytes whose bulk is valid Helm
-// chart archives of incompressible content, and returns its folder.
-func genBenchPack(tb testing.TB, dir string, total int64) string {
-	tb.Helper()
-	pack := filepath.Join(dir, "bench-pack")
-	must(tb, os.MkdirAll(filepath.Join(pack, "charts"), 0o755))
-	rng := rand.New(rand.NewPCG(1, 2))
-	var charts []string
-	for i := 0; int64(i)*benchChartSize < total; i++ {
-		name := fmt.Sprintf("bulk%02d", i)
-		rel := fmt.Sprintf("charts/%s-1.0.0.tgz", name)
-		writeChart(tb, filepath.Join(pack, filepath.FromSlash(rel)), name, benchChartSize, rng)
-		charts = append(charts, rel)
-	}
-	meta := map[string]any{
-		"name": "bench-pack", "displayName": "Bench Pack", "version": "1.0.0", "layer": "addon",
-		"addonType": "storage", "cloudTypes": []string{"all"}, "charts": charts,
-	}
-	data, _ := json.MarshalIndent(meta, "", "  ")
-	must(tb, os.WriteFile(filepath.Join(pack, "pack.json"), data, 0o644))
-	must(tb, os.WriteFile(filepath.Join(pack, "values.yaml"), []byte("pack:\n  namespace: bench\n"), 0o644))
-	must(tb, os.WriteFile(filepath.Join(pack, "README.md"), []byte("# Bench pack\n"), 0o644))
-	f, err := os.Create(filepath.Join(pack, "logo.png"))
-	must(tb, err)
-	must(tb, png.Encode(f, image.NewGray(image.Rect(0, 0, 16, 16))))
-	must(tb, f.Close())
-	return pack
-}
-
-// writeChart writes a chart archive of about size bytes: Chart.yaml plus
-// random files of 4 MiB, stored without compression (random data does not
-// compress), so the archive is as large as its content.
-func writeChart(tb testing.TB, path, name string, size int64, rng *rand.Rand) {
-	tb.Helper()
-	f, err := os.Create(path)
-	must(tb, err)
-	zw, _ := gzip.NewWriterLevel(f, gzip.NoCompression)
-	tw := tar.NewWriter(zw)
-	chartYAML := fmt.Sprintf("apiVersion: v2\nname: %s\nversion: 1.0.0\n", name)
-	must(tb, tw.WriteHeader(&tar.Header{Name: name + "/Chart.yaml", Mode: 0o644, Size: int64(len(chartYAML))}))
-	_, err = tw.Write([]byte(chartYAML))
-	must(tb, err)
-	buf := make([]byte, 4<<20)
-	for i := int64(0); i*int64(len(buf)) < size; i++ {
-		for j := 0; j+8 <= len(buf); j += 8 {
-			v := rng.Uint64()
-			buf[j], buf[j+1], buf[j+2], buf[j+3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24)
-			buf[j+4], buf[j+5], buf[j+6], buf[j+7] = byte(v>>32), byte(v>>40), byte(v>>48), byte(v>>56)
-		}
-		must(tb, tw.WriteHeader(&tar.Header{Name: fmt.Sprintf("%s/files/blob-%03d.bin", name, i), Mode: 0o644, Size: int64(len(buf))}))
-		_, err = tw.Write(buf)
-		must(tb, err)
-	}
-	must(tb, tw.Close())
-	must(tb, zw.Close())
-	must(tb, f.Close())
-}
 
 func must(tb testing.TB, err error) {
 	tb.Helper()
@@ -93,38 +22,14 @@ func must(tb testing.TB, err error) {
 	}
 }
 
-func dirSize(tb testing.TB, dir string) int64 {
-	var n int64
-	must(tb, filepath.Walk(dir, func(_ string, info os.FileInfo, err error) error {
-		if err == nil && info.Mode().IsRegular() {
-			n += info.Size()
-		}
-		return err
-	}))
-	return n
-}
-
-// hashDir is the baseline: read and sha256 every file of the pack once.
-func hashDir(tb testing.TB, dir string) time.Duration {
-	start := time.Now()
-	buf := make([]byte, 1<<20)
-	must(tb, filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
-		if err != nil || !info.Mode().IsRegular() {
-			return err
-		}
-		f, err := os.Open(p)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		h := sha256.New()
-		_, err = io.CopyBuffer(h, f, buf)
-		return err
-	}))
-	return time.Since(start)
-}
-
 const benchPackSize = 256 << 20
+
+// benchPack writes the benchmark pack: about total bytes whose bulk is
+// valid chart archives (see package benchpack).
+func benchPack(tb testing.TB, dir string, total int64) string {
+	pack, _ := benchpack.Pack(tb, dir, "bench-pack", total)
+	return pack
+}
 
 // BenchmarkBuild builds a 256 MiB pack whose bulk is chart archives, and
 // reports its speed against hashing the same bytes in the same run
@@ -132,9 +37,9 @@ const benchPackSize = 256 << 20
 // least 0.5 for the native format).
 func BenchmarkBuild(b *testing.B) {
 	dir := b.TempDir()
-	pack := genBenchPack(b, dir, benchPackSize)
-	size := dirSize(b, pack)
-	hashDir(b, pack) // warm the page cache for both sides alike
+	pack := benchPack(b, dir, benchPackSize)
+	size := benchpack.DirSize(b, pack)
+	benchpack.Warm(b, pack) // warm the page cache for both sides alike
 	for _, format := range []packer.Format{packer.FormatNative, packer.FormatPalette, packer.FormatBoth} {
 		b.Run(string(format), func(b *testing.B) {
 			p, err := packer.Load(context.Background(), pack)
@@ -149,7 +54,7 @@ func BenchmarkBuild(b *testing.B) {
 				}
 				b.StopTimer()
 				must(b, os.RemoveAll(out))
-				hash += hashDir(b, pack)
+				hash += benchpack.Warm(b, pack)
 				b.StartTimer()
 			}
 			b.ReportMetric(float64(hash)/float64(b.Elapsed()), "hash-ratio")
@@ -160,8 +65,8 @@ func BenchmarkBuild(b *testing.B) {
 // BenchmarkUnpack unpacks each encoding of the 256 MiB pack from a layout.
 func BenchmarkUnpack(b *testing.B) {
 	dir := b.TempDir()
-	pack := genBenchPack(b, dir, benchPackSize)
-	size := dirSize(b, pack)
+	pack := benchPack(b, dir, benchPackSize)
+	size := benchpack.DirSize(b, pack)
 	p, err := packer.Load(context.Background(), pack)
 	must(b, err)
 	layoutDir := filepath.Join(dir, "layout")
@@ -185,21 +90,6 @@ func BenchmarkUnpack(b *testing.B) {
 	}
 }
 
-// vmHWM reads a running process's peak resident memory in MiB.
-func vmHWM(pid int) (float64, bool) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, false
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kib, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
-			return kib / 1024, err == nil
-		}
-	}
-	return 0, false
-}
-
 // BenchmarkPeakMemory runs the packyard binary on a 1 GiB pack and reports
 // the peak resident memory of `pack build` and `pack unpack` (goal: under
 // 100 MiB each: content is streamed, never held whole).
@@ -210,7 +100,7 @@ func BenchmarkPeakMemory(b *testing.B) {
 	if out, err := build.CombinedOutput(); err != nil {
 		b.Fatalf("building packyard: %v\n%s", err, out)
 	}
-	pack := genBenchPack(b, dir, 1<<30)
+	pack := benchPack(b, dir, 1<<30)
 	layoutDir := filepath.Join(dir, "layout")
 	peak := func(args ...string) float64 {
 		cmd := exec.Command(bin, args...)
@@ -233,7 +123,7 @@ func BenchmarkPeakMemory(b *testing.B) {
 				}
 				return hwm
 			case <-time.After(2 * time.Millisecond):
-				if v, ok := vmHWM(cmd.Process.Pid); ok {
+				if v, ok := benchpack.VmHWM(cmd.Process.Pid); ok {
 					hwm = max(hwm, v)
 				}
 			}

@@ -1,4 +1,8 @@
-package bench
+// Package benchpack generates the packs packyard's benchmarks measure:
+// large packs whose bulk is valid Helm chart archives of incompressible
+// content, and catalogs of many packs shaped like real ones. The content is
+// fixed by a seed, so every run measures the same bytes.
+package benchpack
 
 import (
 	"archive/tar"
@@ -15,28 +19,29 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
 
-// benchChartSize is the size of each chart archive of the big packs, as in
+// ChartSize is the size of each chart archive of the big packs, as in
 // pkg/packer's benchmarks: large charts, as in real CSI and observability
 // packs, under helm's 100 MiB limit.
-const benchChartSize = 32 << 20
+const ChartSize = 32 << 20
 
-// genBenchPack writes a pack named name of about total bytes whose bulk is
-// valid Helm chart archives of incompressible content (pkg/packer's
-// benchmark pack), and returns its folder and its files, relative to it.
-func genBenchPack(tb testing.TB, dir, name string, total int64) (string, []string) {
+// Pack writes a pack named name of about total bytes whose bulk is
+// valid Helm chart archives of incompressible content , and returns its folder and its files, relative to it.
+func Pack(tb testing.TB, dir, name string, total int64) (string, []string) {
 	tb.Helper()
 	pack := filepath.Join(dir, name)
 	must(tb, os.MkdirAll(filepath.Join(pack, "charts"), 0o755))
 	rng := rand.New(rand.NewPCG(1, 2))
 	var charts []string
-	for i := 0; int64(i)*benchChartSize < total; i++ {
+	for i := 0; int64(i)*ChartSize < total; i++ {
 		chart := fmt.Sprintf("bulk%02d", i)
 		rel := fmt.Sprintf("charts/%s-1.0.0.tgz", chart)
-		writeChart(tb, filepath.Join(pack, filepath.FromSlash(rel)), chart, "1.0.0", benchChartSize, 4<<20, rng)
+		writeChart(tb, filepath.Join(pack, filepath.FromSlash(rel)), chart, "1.0.0", ChartSize, 4<<20, rng)
 		charts = append(charts, rel)
 	}
 	writePackFiles(tb, pack, name, "1.0.0", charts, rng)
@@ -104,8 +109,8 @@ func writeChart(tb testing.TB, path, name, version string, size, fileSize int64,
 	must(tb, f.Close())
 }
 
-// catalogPack is one pack of a generated catalog.
-type catalogPack struct {
+// CatalogPack is one pack of a generated catalog.
+type CatalogPack struct {
 	Name, Version string
 	// Dir is the pack's folder, NAME-VERSION, as the documented loop
 	// expects.
@@ -113,11 +118,11 @@ type catalogPack struct {
 	Size int64
 }
 
-// genCatalog writes n packs shaped like real ones into dir: pack.json,
+// Catalog writes n packs shaped like real ones into dir: pack.json,
 // values.yaml, README.md, logo.png and one chart archive each, with sizes
 // spread from 20 KB to 5 MB (most of them small, as in a real catalog;
 // 200 packs come to about 150 MB).
-func genCatalog(tb testing.TB, dir string, n int) []catalogPack {
+func Catalog(tb testing.TB, dir string, n int) []CatalogPack {
 	tb.Helper()
 	rng := rand.New(rand.NewPCG(3, 4))
 	const minSize, maxSize = 20e3, 5e6
@@ -129,9 +134,9 @@ func genCatalog(tb testing.TB, dir string, n int) []catalogPack {
 		sizes[i] = int64(minSize * math.Pow(maxSize/minSize, math.Pow(u, 1.28)))
 	}
 	rng.Shuffle(len(sizes), func(i, j int) { sizes[i], sizes[j] = sizes[j], sizes[i] })
-	packs := make([]catalogPack, n)
+	packs := make([]CatalogPack, n)
 	for i := range packs {
-		p := catalogPack{
+		p := CatalogPack{
 			Name:    fmt.Sprintf("pack-%03d", i),
 			Version: fmt.Sprintf("1.%d.%d", i%7, i%3),
 			Size:    sizes[i],
@@ -141,7 +146,7 @@ func genCatalog(tb testing.TB, dir string, n int) []catalogPack {
 		chart := fmt.Sprintf("charts/%s-%s.tgz", p.Name, p.Version)
 		writePackFiles(tb, p.Dir, p.Name, p.Version, []string{chart}, rng)
 		// The chart is the rest of the pack's size.
-		rest := max(p.Size-dirSize(tb, p.Dir), 4<<10)
+		rest := max(p.Size-DirSize(tb, p.Dir), 4<<10)
 		writeChart(tb, filepath.Join(p.Dir, filepath.FromSlash(chart)), p.Name, p.Version, rest, 1<<20, rng)
 		packs[i] = p
 	}
@@ -155,7 +160,7 @@ func must(tb testing.TB, err error) {
 	}
 }
 
-func dirSize(tb testing.TB, dir string) int64 {
+func DirSize(tb testing.TB, dir string) int64 {
 	tb.Helper()
 	var n int64
 	must(tb, filepath.Walk(dir, func(_ string, info os.FileInfo, err error) error {
@@ -167,10 +172,14 @@ func dirSize(tb testing.TB, dir string) int64 {
 	return n
 }
 
-// warm reads and hashes every file below dir, so that the page cache holds
+// Warm reads and hashes every file below dir, so that the page cache holds
 // them for both sides alike.
-func warm(tb testing.TB, dir string) {
+//
+// It returns how long that took: reading and hashing the bytes once is the
+// baseline build speed is measured against.
+func Warm(tb testing.TB, dir string) time.Duration {
 	tb.Helper()
+	start := time.Now()
 	buf := make([]byte, 1<<20)
 	must(tb, filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
 		if err != nil || !info.Mode().IsRegular() {
@@ -184,4 +193,22 @@ func warm(tb testing.TB, dir string) {
 		_, err = io.CopyBuffer(sha256.New(), f, buf)
 		return err
 	}))
+	return time.Since(start)
+}
+
+// VmHWM reads a running process's peak resident memory, in MiB, from
+// /proc. (A child's rusage maxrss counts the memory of the process it was
+// started from, so it cannot measure the child alone.)
+func VmHWM(pid int) (float64, bool) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kib, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+			return kib / 1024, err == nil
+		}
+	}
+	return 0, false
 }
