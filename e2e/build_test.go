@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"github.com/packyard/packyard/internal/testfs"
+
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -98,7 +100,7 @@ func TestBuildThenOrasPull(t *testing.T) {
 			if short := b.Native.Manifest.Digest.Encoded()[:12]; !strings.Contains(res.stdout, short) {
 				t.Errorf("oras pull did not report the manifest %s:\n%s", short, res.stdout)
 			}
-			assertSameTree(t, abs(dir), pulled)
+			testfs.SameTree(t, abs(dir), pulled)
 		})
 	}
 }
@@ -181,8 +183,8 @@ func TestReproducibleBuilds(t *testing.T) {
 			tmp := t.TempDir()
 			a := filepath.Join(tmp, "a", filepath.Base(dir))
 			b := filepath.Join(tmp, "somewhere", "else", "renamed-pack")
-			copyTree(t, abs(dir), a)
-			copyTree(t, abs(dir), b)
+			testfs.CopyTree(t, abs(dir), a)
+			testfs.CopyTree(t, abs(dir), b)
 			old := time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC)
 			err := filepath.Walk(b, func(p string, _ os.FileInfo, err error) error {
 				if err != nil {

@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -214,98 +213,4 @@ func abs(rel string) string {
 		return rel
 	}
 	return filepath.Join(repoRoot, rel)
-}
-
-// tree reads every folder and regular file below root: files map to their
-// content, folders to "<dir>". Links and other kinds fail the test, since
-// no pack used here has them.
-func tree(t *testing.T, root string) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(root, p)
-		if err != nil || rel == "." {
-			return err
-		}
-		rel = filepath.ToSlash(rel)
-		switch {
-		case d.IsDir():
-			out[rel] = "<dir>"
-		case d.Type().IsRegular():
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			out[rel] = string(data)
-		default:
-			return fmt.Errorf("%s is a %s, not a file or folder", p, d.Type())
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-// assertSameTree fails the test unless got holds exactly the folders and
-// files of want, byte for byte.
-func assertSameTree(t *testing.T, want, got string) {
-	t.Helper()
-	w, g := tree(t, want), tree(t, got)
-	var problems []string
-	for p, content := range w {
-		gc, ok := g[p]
-		switch {
-		case !ok:
-			problems = append(problems, "missing "+p)
-		case gc != content:
-			problems = append(problems, fmt.Sprintf("differs %s (%d bytes, want %d)", p, len(gc), len(content)))
-		}
-	}
-	for p := range g {
-		if _, ok := w[p]; !ok {
-			problems = append(problems, "extra "+p)
-		}
-	}
-	if len(problems) > 0 {
-		slices.Sort(problems)
-		t.Errorf("%s differs from %s:\n  %s", got, want, strings.Join(problems, "\n  "))
-	}
-	if len(w) == 0 {
-		t.Errorf("%s is empty", want)
-	}
-}
-
-// copyTree copies the folders and regular files below src to dst, with
-// modes 0755 and 0644 whatever the source's (testdata is read-only).
-func copyTree(t *testing.T, src, dst string) {
-	t.Helper()
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src, p)
-		if err != nil {
-			return err
-		}
-		target := filepath.Join(dst, rel)
-		switch {
-		case d.IsDir():
-			return os.MkdirAll(target, 0o755)
-		case d.Type().IsRegular():
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			return os.WriteFile(target, data, 0o644)
-		}
-		return fmt.Errorf("%s is a %s, not a file or folder", p, d.Type())
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"github.com/packyard/packyard/internal/testfs"
+
 	"bytes"
 	"encoding/json"
 	"os"
@@ -146,7 +148,7 @@ func TestUnpackHandMadePaletteArchive(t *testing.T) {
 			tmp := t.TempDir()
 			name, version := packMeta(t, dir)
 			top := name + "-" + version
-			copyTree(t, abs(dir), filepath.Join(tmp, top))
+			testfs.CopyTree(t, abs(dir), filepath.Join(tmp, top))
 			archive := top + ".tar.gz"
 			tarRes := mustRun(t, tmp, nil, "tar", "-czvf", archive, top+"/")
 			if !strings.Contains(tarRes.stdout, top+"/pack.json") {
@@ -162,7 +164,7 @@ func TestUnpackHandMadePaletteArchive(t *testing.T) {
 			if !strings.HasPrefix(res.stdout, wantPrefix) || !strings.HasSuffix(res.stdout, wantSuffix) {
 				t.Errorf("stdout = %q, want %q...%q", res.stdout, wantPrefix, wantSuffix)
 			}
-			assertSameTree(t, abs(dir), out)
+			testfs.SameTree(t, abs(dir), out)
 		})
 	}
 }

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"github.com/packyard/packyard/internal/testfs"
+
 	"encoding/json"
 	"path/filepath"
 	"slices"
@@ -74,5 +76,5 @@ func TestRegistryExportImport(t *testing.T) {
 	}
 	out := filepath.Join(t.TempDir(), "pulled")
 	env.mustPackyard(t, append([]string{"pack", "pull", name + ":" + version, out}, plainRemote(reg.Host+"/airgap")...)...)
-	assertSameTree(t, abs(dir), out)
+	testfs.SameTree(t, abs(dir), out)
 }

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"github.com/packyard/packyard/internal/testfs"
+
 	"path/filepath"
 	"testing"
 )
@@ -44,7 +46,7 @@ func TestRegistryHarness(t *testing.T) {
 			env.oras(t, dir, append([]string{"push", ref, "values.yaml"}, conn...)...)
 			out := filepath.Join(tmp, "out")
 			env.oras(t, tmp, append([]string{"pull", ref, "-o", out}, conn...)...)
-			if got, want := tree(t, out)["values.yaml"], tree(t, dir)["values.yaml"]; got != want {
+			if got, want := testfs.Tree(t, out)["values.yaml"], testfs.Tree(t, dir)["values.yaml"]; got != want {
 				t.Errorf("pulled values.yaml %q, want %q", got, want)
 			}
 		})

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"github.com/packyard/packyard/internal/testfs"
+
 	"bufio"
 	"context"
 	"crypto/sha256"
@@ -305,7 +307,7 @@ func TestRegistryConcurrentCatalogPush(t *testing.T) {
 		env.crane(t, "manifest", reg.Host+"/spectro-packs/archive@"+p.palette, "--insecure")
 		out := filepath.Join(tmp, "pulled", p.name)
 		env.mustPackyard(t, append([]string{"pack", "pull", p.name + ":" + p.version, out}, plainRemote(reg.Host)...)...)
-		assertSameTree(t, p.dir, out)
+		testfs.SameTree(t, p.dir, out)
 	}
 	// The catalog holds the five packs in both encodings and the base.
 	catalog := strings.Fields(env.crane(t, "catalog", reg.Host, "--insecure").stdout)

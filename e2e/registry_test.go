@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"github.com/packyard/packyard/internal/testfs"
+
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
@@ -85,7 +87,7 @@ func TestRegistryOrasPullNative(t *testing.T) {
 			if !strings.Contains(pull.stdout, strings.TrimPrefix(a.Manifest.Digest, "sha256:")[:12]) {
 				t.Errorf("oras pull did not pull the digest packyard reported, %s:\n%s", a.Manifest.Digest, pull.stdout)
 			}
-			assertSameTree(t, abs(dir), out)
+			testfs.SameTree(t, abs(dir), out)
 		})
 	}
 }
@@ -103,7 +105,7 @@ func TestRegistryPullHandMadePaletteArchive(t *testing.T) {
 			tmp := t.TempDir()
 			name, version := packMeta(t, dir)
 			top := name + "-" + version
-			copyTree(t, abs(dir), filepath.Join(tmp, top))
+			testfs.CopyTree(t, abs(dir), filepath.Join(tmp, top))
 			archive := top + ".tar.gz"
 			env.mustRun(t, tmp, "tar", "-czvf", archive, top+"/")
 			ref := reg.Host + "/spectro-packs/archive/" + name + ":" + packTag(version)
@@ -117,13 +119,13 @@ func TestRegistryPullHandMadePaletteArchive(t *testing.T) {
 			if !strings.Contains(strings.ToLower(res.stdout), "palette") || !strings.Contains(res.stdout, digest) {
 				t.Errorf("pack pull stdout does not say it pulled the Palette archive %s:\n%s", digest, res.stdout)
 			}
-			assertSameTree(t, abs(dir), out)
+			testfs.SameTree(t, abs(dir), out)
 
 			// NAME@DIGEST and NAME (the highest version) find it too.
 			for _, ref := range []string{name + "@" + digest, name} {
 				out := filepath.Join(t.TempDir(), "pulled")
 				env.mustPackyard(t, append([]string{"pack", "pull", ref, out}, plainRemote(reg.Host)...)...)
-				assertSameTree(t, abs(dir), out)
+				testfs.SameTree(t, abs(dir), out)
 			}
 		})
 	}
@@ -394,10 +396,10 @@ func TestRegistryLogin(t *testing.T) {
 	tmp := t.TempDir()
 	out := filepath.Join(tmp, "pulled")
 	env.oras(t, tmp, "pull", "--plain-http", reg.Host+"/packs/"+name+":"+packTag(version), "-o", out)
-	assertSameTree(t, abs(dir), out)
+	testfs.SameTree(t, abs(dir), out)
 	out = filepath.Join(tmp, "pulled-by-packyard")
 	env.mustPackyard(t, "pack", "pull", name+":"+version, out, "--plain-http", "--format", "palette")
-	assertSameTree(t, abs(dir), out)
+	testfs.SameTree(t, abs(dir), out)
 
 	res = env.mustPackyard(t, "registry", "logout", reg.Host)
 	noSecret("registry logout", res, reg.Password)
@@ -458,11 +460,11 @@ func TestRegistryTLS(t *testing.T) {
 	for _, enc := range []string{"native", "palette"} {
 		out := filepath.Join(tmp, enc)
 		env.mustPackyard(t, "pack", "pull", name+":"+version, out, "-r", reg.Host, "--ca-file", reg.CAFile, "--format", enc)
-		assertSameTree(t, abs(dir), out)
+		testfs.SameTree(t, abs(dir), out)
 	}
 	out := filepath.Join(tmp, "insecure")
 	env.mustPackyard(t, "pack", "pull", name+":"+version, out, "-r", reg.Host, "--insecure")
-	assertSameTree(t, abs(dir), out)
+	testfs.SameTree(t, abs(dir), out)
 
 	// oras, given the same CA, sees what packyard pushed.
 	m := env.oras(t, tmp, "manifest", "fetch", "--ca-file", reg.CAFile, reg.Host+"/packs/"+name+":"+packTag(version)).stdout
@@ -485,7 +487,7 @@ func TestRegistryForceAndNoop(t *testing.T) {
 	env := newClientEnv(t)
 	tmp := t.TempDir()
 	dir := filepath.Join(tmp, "hello-manifests")
-	copyTree(t, abs(filepath.Join("examples", "hello-manifests")), dir)
+	testfs.CopyTree(t, abs(filepath.Join("examples", "hello-manifests")), dir)
 	name, version := packMeta(t, dir)
 	remote := plainRemote(reg.Host)
 	refs := []string{reg.Host + "/packs/" + name + ":" + packTag(version), reg.Host + "/spectro-packs/archive/" + name + ":" + packTag(version)}
@@ -557,7 +559,7 @@ func TestRegistryForceAndNoop(t *testing.T) {
 	for _, enc := range []string{"native", "palette"} {
 		out := filepath.Join(tmp, "pulled-"+enc)
 		env.mustPackyard(t, append([]string{"pack", "pull", name + ":" + version, out, "--format", enc}, remote...)...)
-		assertSameTree(t, dir, out)
+		testfs.SameTree(t, dir, out)
 	}
 
 	// -f is --force, and forcing the same content again is a no-op.

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"github.com/packyard/packyard/internal/testfs"
+
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -29,7 +31,7 @@ func TestBuildUnpackRoundTrip(t *testing.T) {
 				if !strings.HasPrefix(res.stdout, want) {
 					t.Errorf("stdout = %q, want it to start with %q", res.stdout, want)
 				}
-				assertSameTree(t, abs(dir), out)
+				testfs.SameTree(t, abs(dir), out)
 			}
 		})
 	}
@@ -53,7 +55,7 @@ func TestUnpackIntoNonEmptyFolder(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	before := tree(t, target)
+	before := testfs.Tree(t, target)
 
 	res := packyard(t, "pack", "unpack", layout+":"+b.Tag, target)
 	if res.code != 1 {
@@ -68,7 +70,7 @@ func TestUnpackIntoNonEmptyFolder(t *testing.T) {
 	if res.stdout != "" {
 		t.Errorf("stdout = %q, want nothing", res.stdout)
 	}
-	after := tree(t, target)
+	after := testfs.Tree(t, target)
 	if len(after) != len(before) {
 		t.Errorf("the folder changed: %v, was %v", after, before)
 	}
@@ -83,7 +85,7 @@ func TestUnpackIntoNonEmptyFolder(t *testing.T) {
 	if !strings.HasPrefix(res.stdout, "unpacked hello-manifests 1.0.0 (native ") {
 		t.Errorf("stdout = %q", res.stdout)
 	}
-	assertSameTree(t, abs(dir), target)
+	testfs.SameTree(t, abs(dir), target)
 	assertNoLeftovers(t, tmp, "layout", "target")
 }
 

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/packyard/packyard/internal/testfs"
+
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
@@ -98,69 +100,6 @@ func pushLines(t *testing.T, status, target string, dirs ...string) string {
 	return b.String()
 }
 
-// copyPack copies a pack folder so a test can change it.
-func copyPack(t *testing.T, src string) string {
-	t.Helper()
-	dst := filepath.Join(t.TempDir(), filepath.Base(src))
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		target := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, data, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dst
-}
-
-// sameFiles fails unless got holds exactly the files of want, byte for
-// byte.
-func sameFiles(t *testing.T, want, got string) {
-	t.Helper()
-	read := func(root string) map[string][]byte {
-		files := map[string][]byte{}
-		err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() {
-				return err
-			}
-			rel, _ := filepath.Rel(root, p)
-			data, err := os.ReadFile(p)
-			files[filepath.ToSlash(rel)] = data
-			return err
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return files
-	}
-	w, g := read(want), read(got)
-	if len(w) == 0 {
-		t.Fatalf("%s holds no files", want)
-	}
-	for name, data := range w {
-		if gd, ok := g[name]; !ok {
-			t.Errorf("%s is missing from %s", name, got)
-		} else if !bytes.Equal(gd, data) {
-			t.Errorf("%s differs in %s", name, got)
-		}
-	}
-	for name := range g {
-		if _, ok := w[name]; !ok {
-			t.Errorf("%s appeared in %s", name, got)
-		}
-	}
-}
-
 var allPacks = []string{
 	"../../examples/custom-ubuntu-os",
 	"../../examples/hello-chart",
@@ -246,7 +185,7 @@ func TestPushChangedNeedsForce(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	old := built(t, src)
-	changed := copyPack(t, src)
+	changed := testfs.Copy(t, src)
 	if err := os.WriteFile(filepath.Join(changed, "README.md"), []byte("# hello-chart, changed\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -338,7 +277,7 @@ func TestPullBothEncodings(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("pull %s exit %d: %s", enc, code, stderr)
 		}
-		sameFiles(t, src, dir)
+		testfs.SameTree(t, src, dir)
 		found := fmt.Sprintf("found hello-universe 1.3.1 as a native pack artifact at %s/packs/hello-universe:1.3.1 (%s)\n", target, want[enc])
 		if enc == mediatypes.EncodingPalette {
 			found = fmt.Sprintf("found hello-universe 1.3.1 as a Palette archive, hello-universe-1.3.1.tar.gz, at %s/spectro-packs/archive/hello-universe:1.3.1 (%s)\n", target, want[enc])
@@ -358,7 +297,7 @@ func TestPullBothEncodings(t *testing.T) {
 	if code, _, stderr := packyard(t, "pack", "pull", "hello-universe", "-r", target, "--plain-http"); code != 0 {
 		t.Fatalf("pull to ./NAME exit %d: %s", code, stderr)
 	}
-	sameFiles(t, absSrc, "hello-universe")
+	testfs.SameTree(t, absSrc, "hello-universe")
 	code, _, stderr := packyard(t, "pack", "pull", "hello-universe", "-r", target, "--plain-http")
 	if code != 1 || !strings.Contains(stderr, "Pass --force to replace the folder's content") {
 		t.Errorf("second pull exit %d, stderr:\n%s", code, stderr)
@@ -470,7 +409,7 @@ func TestPullHandMadePaletteArchive(t *testing.T) {
 	if !strings.HasPrefix(stdout, want) {
 		t.Errorf("stdout:\n%s\nwant it to start with:\n%s", stdout, want)
 	}
-	sameFiles(t, src, dir)
+	testfs.SameTree(t, src, dir)
 }
 
 func TestPullMissingPack(t *testing.T) {
@@ -577,7 +516,7 @@ func TestLoginLogoutDefaultRegistry(t *testing.T) {
 	if code, _, stderr := packyard(t, "pack", "pull", "hello-manifests:1.0.0", dir, "--plain-http"); code != 0 {
 		t.Fatalf("pull after login exit %d: %s", code, stderr)
 	}
-	sameFiles(t, src, dir)
+	testfs.SameTree(t, src, dir)
 
 	// Logout removes the login; the default registry stays.
 	code, stdout, _ = packyard(t, "registry", "logout", reg.Host)

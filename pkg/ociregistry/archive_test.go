@@ -1,6 +1,8 @@
 package ociregistry_test
 
 import (
+	"github.com/packyard/packyard/internal/testfs"
+
 	"archive/tar"
 	"bytes"
 	"encoding/json"
@@ -123,7 +125,7 @@ func TestExportImportRoundTrip(t *testing.T) {
 	if _, err := packer.Unpack(ctx, l, desc, out, packer.UnpackOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	sameTree(t, kwDir, out)
+	testfs.SameTree(t, kwDir, out)
 
 	// Import into another registry, then pull.
 	results, err := c.Import(ctx, bytes.NewReader(buf.Bytes()), dst, ociregistry.PushOptions{})
@@ -152,7 +154,7 @@ func TestExportImportRoundTrip(t *testing.T) {
 			if _, _, err := c.Pull(ctx, dst, ref, out, ociregistry.PullOptions{Encoding: enc}); err != nil {
 				t.Fatalf("pull %s %s: %v", p.ref, enc, err)
 			}
-			sameTree(t, p.dir, out)
+			testfs.SameTree(t, p.dir, out)
 		}
 	}
 	// hello-universe 1.2.0 was not exported.
@@ -212,7 +214,7 @@ func TestExportOnePack(t *testing.T) {
 	if _, err := packer.Unpack(t.Context(), l, desc, out, packer.UnpackOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	sameTree(t, dir, out)
+	testfs.SameTree(t, dir, out)
 
 	missing, _ := ociregistry.ParsePackRef("nothing:1.0.0")
 	if err := c.Export(t.Context(), loc, []ociregistry.PackRef{missing}, io.Discard); !errors.Is(err, errdef.ErrNotFound) {

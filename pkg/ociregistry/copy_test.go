@@ -1,6 +1,8 @@
 package ociregistry_test
 
 import (
+	"github.com/packyard/packyard/internal/testfs"
+
 	"errors"
 	"net/http"
 	"os"
@@ -45,7 +47,7 @@ func TestCopyBetweenRegistries(t *testing.T) {
 		if _, _, err := c.Pull(ctx, dst, ref, out, ociregistry.PullOptions{Encoding: enc}); err != nil {
 			t.Fatalf("pull %s from the copy: %v", enc, err)
 		}
-		sameTree(t, dir, out)
+		testfs.SameTree(t, dir, out)
 	}
 	base, _ := c.Repository(dst, dst.PaletteBaseRepository())
 	if ok, err := base.Exists(ctx, res.Artifacts[1].Manifest); err != nil || !ok {
@@ -65,7 +67,7 @@ func TestCopyBetweenRegistries(t *testing.T) {
 
 	// Other content at the destination: refused, then forced; one
 	// encoding only.
-	changed := copyTree(t, dir)
+	changed := testfs.Copy(t, dir)
 	if err := os.WriteFile(filepath.Join(changed, "README.md"), []byte("# other\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +121,7 @@ func TestCopyWithinRegistryMounts(t *testing.T) {
 	if _, _, err := c.Pull(t.Context(), dst, ref, out, ociregistry.PullOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	sameTree(t, dir, out)
+	testfs.SameTree(t, dir, out)
 
 	// A Palette-only version found by digest gets its tag from the archive's
 	// file name.

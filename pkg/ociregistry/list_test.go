@@ -1,6 +1,8 @@
 package ociregistry_test
 
 import (
+	"github.com/packyard/packyard/internal/testfs"
+
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
@@ -112,7 +114,7 @@ func artifactDigest(t *testing.T, res *ociregistry.PushResult, enc string) diges
 // withVersion copies a pack folder and sets its version.
 func withVersion(t *testing.T, src, from, to string) string {
 	t.Helper()
-	dir := copyTree(t, src)
+	dir := testfs.Copy(t, src)
 	p := filepath.Join(dir, "pack.json")
 	data, err := os.ReadFile(p)
 	if err != nil {

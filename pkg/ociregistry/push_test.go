@@ -1,9 +1,10 @@
 package ociregistry_test
 
 import (
+	"github.com/packyard/packyard/internal/testfs"
+
 	"bytes"
 	"errors"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,61 +26,6 @@ func newClient(t *testing.T) *ociregistry.Client {
 		t.Fatal(err)
 	}
 	return c
-}
-
-// copyTree copies a pack folder so a test can change it.
-func copyTree(t *testing.T, src string) string {
-	t.Helper()
-	dst := filepath.Join(t.TempDir(), filepath.Base(src))
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		target := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, data, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dst
-}
-
-// sameTree fails unless every file of want is in got with the same bytes,
-// and got has no other file.
-func sameTree(t *testing.T, want, got string) {
-	t.Helper()
-	seen := map[string]bool{}
-	_ = filepath.WalkDir(want, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(want, p)
-		seen[rel] = true
-		a, _ := os.ReadFile(p)
-		b, err := os.ReadFile(filepath.Join(got, rel))
-		if err != nil || !bytes.Equal(a, b) {
-			t.Errorf("%s differs after the round trip: %v", rel, err)
-		}
-		return nil
-	})
-	_ = filepath.WalkDir(got, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(got, p)
-		if !seen[rel] {
-			t.Errorf("%s appeared after the round trip", rel)
-		}
-		return nil
-	})
 }
 
 func TestPushPullRoundTrip(t *testing.T) {
@@ -127,7 +73,7 @@ func TestPushPullRoundTrip(t *testing.T) {
 	}
 
 	// Other content under the same version is refused, then forced.
-	changed := copyTree(t, src)
+	changed := testfs.Copy(t, src)
 	if err := os.WriteFile(filepath.Join(changed, "README.md"), []byte("# changed\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +106,7 @@ func TestPushPullRoundTrip(t *testing.T) {
 		if u.Encoding != enc || f.Encoding != enc {
 			t.Errorf("pulled %s/%s, want %s", u.Encoding, f.Encoding, enc)
 		}
-		sameTree(t, changed, dir)
+		testfs.SameTree(t, changed, dir)
 	}
 
 	// A pack that is not there is ErrNotFound, naming both repositories.
@@ -176,7 +122,7 @@ func TestPullHighestVersion(t *testing.T) {
 	loc, _ := ociregistry.ParseLocation(reg.Host)
 	src := "../../testdata/packs/hello-universe-1.3.1"
 	for _, v := range []string{"1.2.0", "1.10.0", "1.9.3"} {
-		dir := copyTree(t, src)
+		dir := testfs.Copy(t, src)
 		p := filepath.Join(dir, "pack.json")
 		data, _ := os.ReadFile(p)
 		data = bytes.Replace(data, []byte(`"version": "1.3.1"`), []byte(`"version": "`+v+`"`), 1)

@@ -1,6 +1,8 @@
 package ociregistry_test
 
 import (
+	"github.com/packyard/packyard/internal/testfs"
+
 	"archive/tar"
 	"bytes"
 	"encoding/json"
@@ -188,7 +190,7 @@ func TestPushRefusedEncodingPublishesNothing(t *testing.T) {
 	c := newClient(t)
 	loc := mustLocation(t, reg.Host+"/team")
 	src := "../../testdata/packs/kubewatch-3.5.0"
-	other := copyTree(t, src)
+	other := testfs.Copy(t, src)
 	if err := os.WriteFile(filepath.Join(other, "values.yaml"), []byte("pack:\n  namespace: other\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
