@@ -57,11 +57,7 @@ func runDelete(cmd *cobra.Command, opts deleteOptions, arg string) error {
 		return &cliError{err: fmt.Errorf("%s names no version", arg),
 			recommendation: fmt.Sprintf("Name the version to delete, as in %s:1.0.0; `packyard pack ls --name %s` lists them.", ref.Name, ref.Name)}
 	}
-	loc, err := opts.Location()
-	if err != nil {
-		return err
-	}
-	client, err := opts.Client()
+	client, loc, err := opts.Connect()
 	if err != nil {
 		return err
 	}

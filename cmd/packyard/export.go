@@ -63,11 +63,7 @@ func runExport(cmd *cobra.Command, opts exportOptions, args []string) error {
 		}
 		refs = append(refs, ref)
 	}
-	loc, err := opts.Location()
-	if err != nil {
-		return err
-	}
-	client, err := opts.Client()
+	client, loc, err := opts.Connect()
 	if err != nil {
 		return err
 	}

@@ -58,11 +58,7 @@ func runImport(cmd *cobra.Command, opts importOptions, file string) error {
 	if err != nil {
 		return err
 	}
-	loc, err := opts.Location()
-	if err != nil {
-		return err
-	}
-	client, err := opts.Client()
+	client, loc, err := opts.Connect()
 	if err != nil {
 		return err
 	}

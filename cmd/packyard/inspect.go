@@ -48,11 +48,7 @@ func runInspect(cmd *cobra.Command, opts inspectOptions, arg string) error {
 	if err != nil {
 		return err
 	}
-	loc, err := opts.Location()
-	if err != nil {
-		return err
-	}
-	client, err := opts.Client()
+	client, loc, err := opts.Connect()
 	if err != nil {
 		return err
 	}

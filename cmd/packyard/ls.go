@@ -54,11 +54,7 @@ leaves them out.`,
 }
 
 func runLs(cmd *cobra.Command, opts lsOptions) error {
-	loc, err := opts.Location()
-	if err != nil {
-		return err
-	}
-	client, err := opts.Client()
+	client, loc, err := opts.Connect()
 	if err != nil {
 		return err
 	}

@@ -81,11 +81,7 @@ func runPull(cmd *cobra.Command, opts pullOptions, args []string) error {
 	if len(args) == 2 {
 		dir = args[1]
 	}
-	loc, err := opts.Location()
-	if err != nil {
-		return err
-	}
-	client, err := opts.Client()
+	client, loc, err := opts.Connect()
 	if err != nil {
 		return err
 	}

@@ -75,15 +75,11 @@ func runPush(cmd *cobra.Command, opts pushOptions, sources []string) error {
 	if err != nil {
 		return err
 	}
-	loc, err := opts.Location()
+	client, loc, err := opts.Connect()
 	if err != nil {
 		return err
 	}
 	created, err := sourceDateEpoch()
-	if err != nil {
-		return err
-	}
-	client, err := opts.Client()
 	if err != nil {
 		return err
 	}

@@ -45,6 +45,17 @@ func (r *Remote) Client() (*ociregistry.Client, error) {
 	return ociregistry.New(ociregistry.Options{PlainHTTP: r.PlainHTTP, Insecure: r.Insecure, CAFile: r.CAFile})
 }
 
+// Connect is Client and Location together, what every command that talks
+// to one registry starts with.
+func (r *Remote) Connect() (*ociregistry.Client, ociregistry.Location, error) {
+	loc, err := r.Location()
+	if err != nil {
+		return nil, loc, err
+	}
+	client, err := r.Client()
+	return client, loc, err
+}
+
 // Location is where packs live: -r, else $PACKYARD_REGISTRY, else the
 // default saved at login.
 func (r *Remote) Location() (ociregistry.Location, error) {
