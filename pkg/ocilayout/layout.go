@@ -18,6 +18,8 @@
 package ocilayout
 
 import (
+	"github.com/packyard/packyard/internal/fileread"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -53,12 +55,12 @@ type Layout struct {
 
 // Open opens the existing layout at root.
 func Open(root string) (*Layout, error) {
-	data, err := readSmall(filepath.Join(root, ocispec.ImageLayoutFile), 4096)
+	data, err := fileread.Limited(filepath.Join(root, ocispec.ImageLayoutFile), 4096)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("%s is not an OCI image layout (no %s file): %w", root, ocispec.ImageLayoutFile, errdef.ErrNotFound)
 		}
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", root, err)
 	}
 	var lay ocispec.ImageLayout
 	if err := json.Unmarshal(data, &lay); err != nil {
@@ -106,17 +108,12 @@ func newIndex() ocispec.Index {
 func (l *Layout) Root() string { return l.root }
 
 func (l *Layout) loadIndex() error {
-	f, err := os.Open(filepath.Join(l.root, indexFile))
-	if err != nil {
+	data, err := fileread.Limited(filepath.Join(l.root, indexFile), MaxIndexSize)
+	if errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxIndexSize+1))
 	if err != nil {
-		return err
-	}
-	if len(data) > MaxIndexSize {
-		return fmt.Errorf("%s: index.json is larger than %d bytes", l.root, MaxIndexSize)
+		return fmt.Errorf("%s: %w", l.root, err)
 	}
 	var idx ocispec.Index
 	if err := json.Unmarshal(data, &idx); err != nil {
@@ -343,23 +340,6 @@ func (l *Layout) Manifests() []ocispec.Descriptor {
 		out[i].Annotations = maps.Clone(out[i].Annotations)
 	}
 	return out
-}
-
-// readSmall reads a whole file of at most limit bytes.
-func readSmall(name string, limit int64) ([]byte, error) {
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s is larger than %d bytes", name, limit)
-	}
-	return data, nil
 }
 
 // writeFileAtomic writes data beside path, syncs it and renames it over path.

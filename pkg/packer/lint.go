@@ -1,6 +1,8 @@
 package packer
 
 import (
+	"github.com/packyard/packyard/internal/fileread"
+
 	"bytes"
 	"context"
 	"errors"
@@ -568,7 +570,7 @@ func (l *linter) yamlFiles(context.Context) error {
 
 // read reads a pack file for checking, reporting what stops it.
 func (l *linter) read(rel string) ([]byte, error) {
-	data, err := readLimited(filepath.Join(l.p.Dir, filepath.FromSlash(rel)), MaxManifestFileSize)
+	data, err := fileread.Limited(filepath.Join(l.p.Dir, filepath.FromSlash(rel)), MaxManifestFileSize)
 	if err != nil {
 		l.add(Finding{Severity: SeverityError, Code: CodeInvalidYAML, File: rel,
 			Message: err.Error(), Fix: "make the file readable and smaller than 16 MiB"})

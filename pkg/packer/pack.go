@@ -13,11 +13,12 @@
 package packer
 
 import (
+	"github.com/packyard/packyard/internal/fileread"
+
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -298,7 +299,7 @@ func (p *Pack) readPackJSON() {
 		})
 		return
 	}
-	data, err := readLimited(full, MaxPackJSONSize)
+	data, err := fileread.Limited(full, MaxPackJSONSize)
 	if err != nil {
 		p.loadFinds = append(p.loadFinds, Finding{
 			Severity: SeverityError, Code: CodeInvalidJSON, File: PackJSONFile,
@@ -526,23 +527,6 @@ func editDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
-}
-
-// readLimited reads a whole file that must not exceed limit bytes.
-func readLimited(name string, limit int64) ([]byte, error) {
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s is larger than %d bytes", filepath.Base(name), limit)
-	}
-	return data, nil
 }
 
 // cleanRel checks a path written in pack.json and returns it cleaned,

@@ -1,6 +1,8 @@
 package packer
 
 import (
+	"github.com/packyard/packyard/internal/fileread"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -159,7 +161,7 @@ func Unpack(ctx context.Context, src content.Fetcher, manifest ocispec.Descripto
 		}
 	}
 	res.Bytes = x.bytes
-	if data, err := readLimited(filepath.Join(packRoot, PackJSONFile), MaxPackJSONSize); err == nil {
+	if data, err := fileread.Limited(filepath.Join(packRoot, PackJSONFile), MaxPackJSONSize); err == nil {
 		var meta struct{ Name, Version string }
 		if json.Unmarshal(data, &meta) == nil {
 			res.Name, res.Version = meta.Name, meta.Version

@@ -1,6 +1,8 @@
 package packer
 
 import (
+	"github.com/packyard/packyard/internal/fileread"
+
 	"bytes"
 	"errors"
 	"fmt"
@@ -189,7 +191,7 @@ func imageRefs(doc *yaml.Node) []posValue {
 // Images lists the container images the pack's values.yaml declares under
 // pack.content.images, in order.
 func (p *Pack) Images() ([]string, error) {
-	data, err := readLimited(p.path(ValuesFile), MaxManifestFileSize)
+	data, err := fileread.Limited(p.path(ValuesFile), MaxManifestFileSize)
 	if err != nil {
 		return nil, err
 	}
