@@ -355,7 +355,7 @@ func seedList(b *testing.B, r *registry, dir, base string, packs, versions int) 
 			sources = append(sources, pack)
 		}
 	}
-	client, err := ociregistry.New(ociregistry.Options{PlainHTTP: true, Credentials: credentials.NewMemoryStore()})
+	client, err := ociregistry.New(ociregistry.Options{PlainHTTP: true, Credentials: credentials.NewMemoryStore(), NoCache: true})
 	must(b, err)
 	loc, err := ociregistry.ParseLocation(r.Host + "/" + base)
 	must(b, err)

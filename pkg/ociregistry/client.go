@@ -64,14 +64,21 @@ type Options struct {
 	Concurrency int
 	// UserAgent is sent with every request.
 	UserAgent string
+	// CacheDir is where packyard remembers what spares work from one run
+	// to the next (the Palette archives it built); empty means packyard's
+	// folder in the user's cache folder.
+	CacheDir string
+	// NoCache keeps nothing between runs.
+	NoCache bool
 }
 
 // Client talks to OCI registries. It is safe for concurrent use; its
 // connections and tokens are reused across calls.
 type Client struct {
-	opts  Options
-	store credentials.Store
-	auth  *auth.Client
+	opts     Options
+	store    credentials.Store
+	auth     *auth.Client
+	archives archiveCache
 }
 
 // New makes a Client.
@@ -95,7 +102,13 @@ func New(opts Options) (*Client, error) {
 	if ua == "" {
 		ua = "packyard"
 	}
-	c := &Client{opts: opts, store: store, auth: &auth.Client{
+	if opts.CacheDir == "" && !opts.NoCache {
+		opts.CacheDir = defaultCacheDir()
+	}
+	if opts.NoCache {
+		opts.CacheDir = ""
+	}
+	c := &Client{opts: opts, store: store, archives: archiveCache{dir: opts.CacheDir}, auth: &auth.Client{
 		Client:     &http.Client{Transport: retry.NewTransport(tr)},
 		Cache:      auth.NewCache(),
 		Credential: credentials.Credential(store),

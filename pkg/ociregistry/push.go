@@ -7,12 +7,13 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/errgroup"
-	"oras.land/oras-go/v2"
+	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/errdef"
 	"oras.land/oras-go/v2/registry/remote"
 
@@ -110,25 +111,40 @@ func (r *PushResult) Error() string {
 	return r.Err.Error()
 }
 
-// PushDir lints the pack folder, builds it into a temporary OCI image
-// layout and pushes it to loc. A pack with lint errors is refused with a
-// *packer.LintError.
+// PushDir lints the pack folder, builds it and pushes it to loc. Nothing is
+// written to disk but generated blobs too large to keep in memory; the
+// pack's files are read from the folder again as they are uploaded. The
+// Palette archive is not built when the registry holds the one built before
+// from the same content (see archiveCache).
 func (c *Client) PushDir(ctx context.Context, dir string, loc Location, opts PushOptions) (*PushResult, error) {
 	p, err := packer.Load(ctx, dir)
 	if err != nil {
 		return nil, err
 	}
-	tmp, err := os.MkdirTemp("", "packyard-push-*")
+	report, err := p.Lint(ctx, packer.LintOptions{})
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(tmp)
-	layoutDir := filepath.Join(tmp, "layout")
-	built, err := packer.BuildToLayout(ctx, p, layoutDir, packer.BuildOptions{Format: opts.Format, Created: opts.Created})
-	if err != nil {
-		return nil, err
+	if report.Errors() > 0 {
+		return nil, &packer.LintError{Report: report}
 	}
-	l, err := ocilayout.Open(layoutDir)
+	// The Palette archive's tag is looked at first: only when it holds a
+	// manifest can the archive be unchanged, and be left unbuilt.
+	var archiveTag *tagState
+	format := packer.FormatNative
+	if opts.Format.Palette() {
+		if archiveTag, err = c.lookupTag(ctx, mediatypes.EncodingPalette, p.Meta.Name, p.Tag(), loc); err != nil {
+			return nil, err
+		}
+		if !archiveTag.found {
+			format = packer.FormatBoth
+		}
+	}
+	st := newStage()
+	defer st.Close()
+	// The native artifact is built even for a Palette-only push: its
+	// digest, which covers every file, keys the archive cache.
+	built, err := packer.Build(ctx, p, st, packer.BuildOptions{Format: format, Created: opts.Created, Linted: report})
 	if err != nil {
 		return nil, err
 	}
@@ -136,21 +152,59 @@ func (c *Client) PushDir(ctx context.Context, dir string, loc Location, opts Pus
 	// Every tag is checked before any is pushed, so that a refused encoding
 	// publishes no part of the pack.
 	var checked []*checkedArtifact
-	for _, a := range built.Artifacts() {
-		ca, err := c.checkArtifact(ctx, a.Manifest, a.Encoding, built.Name, built.Tag, loc, opts)
+	if opts.Format.Native() {
+		ca, err := c.checkArtifact(ctx, built.Native.Manifest, mediatypes.EncodingNative, built.Name, built.Tag, loc, opts)
 		if err != nil {
 			return res, err
 		}
 		checked = append(checked, ca)
 	}
+	if opts.Format.Palette() {
+		desc, staged, err := c.archiveManifest(ctx, p, st, built, archiveTag, opts)
+		if err != nil {
+			return res, err
+		}
+		ca, err := archiveTag.check(desc, opts)
+		if err != nil {
+			return res, err
+		}
+		ca.remote = !staged
+		checked = append(checked, ca)
+	}
 	for _, ca := range checked {
-		pa, err := c.pushChecked(ctx, l, ca, loc, opts, "")
+		pa, err := c.pushChecked(ctx, ca.src(st), ca, loc, opts, "")
 		if err != nil {
 			return res, err
 		}
 		res.Artifacts = append(res.Artifacts, pa)
 	}
 	return res, nil
+}
+
+// archiveBuilds counts the Palette archives PushDir built after finding
+// the archive's tag taken, for tests.
+var archiveBuilds atomic.Int64
+
+// archiveManifest returns the manifest of the pack's Palette archive, and
+// whether it is staged in st. When the archive's tag is taken, and the
+// archive cache remembers its manifest as the archive of this content, the
+// archive is not built: that manifest is returned, unstaged. Otherwise the
+// archive is built (unless the build made it already) and remembered.
+func (c *Client) archiveManifest(ctx context.Context, p *packer.Pack, st *stage, built *packer.BuildResult, tag *tagState, opts PushOptions) (ocispec.Descriptor, bool, error) {
+	key := p.ArchiveKey(built.Native.Manifest.Digest, opts.Created)
+	if built.Palette == nil {
+		if desc, ok := c.archives.get(key); ok && tag.found && desc.Digest == tag.existing.Digest && desc.Size == tag.existing.Size {
+			return tag.existing, false, nil
+		}
+		archiveBuilds.Add(1)
+		a, err := packer.BuildArchive(ctx, p, st, opts.Created)
+		if err != nil {
+			return ocispec.Descriptor{}, false, err
+		}
+		built.Palette = a
+	}
+	c.archives.put(key, built.Palette.Manifest)
+	return built.Palette.Manifest, true, nil
 }
 
 // PushLayout pushes every pack an OCI image layout built by `pack build`
@@ -271,33 +325,74 @@ type checkedArtifact struct {
 	pa   PushedArtifact
 	repo *remote.Repository
 	name string
+	// remote says the artifact's content is not staged: it is read from
+	// repo.
+	remote bool
+}
+
+// src is where the artifact's content is read from: staged, or the
+// registry's repository.
+func (ca *checkedArtifact) src(staged content.Fetcher) content.Fetcher {
+	if ca.remote {
+		return ca.repo
+	}
+	return staged
 }
 
 // checkArtifact checks what the registry holds at the tag one encoding of
 // a pack is to be pushed to: nothing (pushed), the same manifest
 // (unchanged), or another one (a *VersionExistsError unless opts.Force).
 func (c *Client) checkArtifact(ctx context.Context, desc ocispec.Descriptor, encoding, name, tag string, loc Location, opts PushOptions) (*checkedArtifact, error) {
-	repoName := loc.NativeRepository(name)
-	if encoding == mediatypes.EncodingPalette {
-		repoName = loc.PaletteRepository(name)
-	}
-	pa := PushedArtifact{Encoding: encoding, Repository: repoName, Tag: tag, Manifest: desc, Status: StatusPushed}
-	repo, err := c.Repository(loc, repoName)
+	t, err := c.lookupTag(ctx, encoding, name, tag, loc)
 	if err != nil {
 		return nil, err
 	}
-	existing, err := repo.Resolve(ctx, tag)
-	switch {
-	case err == nil && existing.Digest == desc.Digest:
-		pa.Status = StatusUnchanged
-	case err == nil && !opts.Force:
-		return nil, &VersionExistsError{Repository: loc.Registry + "/" + repoName, Tag: tag, Existing: existing.Digest, New: desc.Digest}
-	case err == nil:
-		pa.Status, pa.Previous = StatusReplaced, existing.Digest
-	case !errors.Is(err, errdef.ErrNotFound):
-		return nil, fmt.Errorf("checking %s/%s:%s: %w", loc.Registry, repoName, tag, err)
+	return t.check(desc, opts)
+}
+
+// tagState is what a registry holds at the tag of one encoding of a pack.
+type tagState struct {
+	encoding, name, tag string
+	loc                 Location
+	repoName            string
+	repo                *remote.Repository
+	// existing is the manifest at the tag, when found.
+	existing ocispec.Descriptor
+	found    bool
+}
+
+// lookupTag asks the registry what the tag of one encoding of a pack holds.
+func (c *Client) lookupTag(ctx context.Context, encoding, name, tag string, loc Location) (*tagState, error) {
+	t := &tagState{encoding: encoding, name: name, tag: tag, loc: loc, repoName: loc.NativeRepository(name)}
+	if encoding == mediatypes.EncodingPalette {
+		t.repoName = loc.PaletteRepository(name)
 	}
-	return &checkedArtifact{pa: pa, repo: repo, name: name}, nil
+	var err error
+	if t.repo, err = c.Repository(loc, t.repoName); err != nil {
+		return nil, err
+	}
+	t.existing, err = t.repo.Resolve(ctx, tag)
+	switch {
+	case err == nil:
+		t.found = true
+	case !errors.Is(err, errdef.ErrNotFound):
+		return nil, fmt.Errorf("checking %s/%s:%s: %w", loc.Registry, t.repoName, tag, err)
+	}
+	return t, nil
+}
+
+// check decides what pushing desc to the tag does.
+func (t *tagState) check(desc ocispec.Descriptor, opts PushOptions) (*checkedArtifact, error) {
+	pa := PushedArtifact{Encoding: t.encoding, Repository: t.repoName, Tag: t.tag, Manifest: desc, Status: StatusPushed}
+	switch {
+	case t.found && t.existing.Digest == desc.Digest:
+		pa.Status = StatusUnchanged
+	case t.found && !opts.Force:
+		return nil, &VersionExistsError{Repository: t.loc.Registry + "/" + t.repoName, Tag: t.tag, Existing: t.existing.Digest, New: desc.Digest}
+	case t.found:
+		pa.Status, pa.Previous = StatusReplaced, t.existing.Digest
+	}
+	return &checkedArtifact{pa: pa, repo: t.repo, name: t.name}, nil
 }
 
 // pushChecked pushes one encoding of a pack, which checkArtifact has
@@ -305,26 +400,40 @@ func (c *Client) checkArtifact(ctx context.Context, desc ocispec.Descriptor, enc
 // manifest with its tag, so a push that fails half-way leaves no visible
 // version. mountFrom, when set, is a repository of the same registry that
 // holds the blobs: they are mounted from it rather than uploaded.
-func (c *Client) pushChecked(ctx context.Context, src oras.ReadOnlyTarget, ca *checkedArtifact, loc Location, opts PushOptions, mountFrom string) (PushedArtifact, error) {
-	pa, repo, name := ca.pa, ca.repo, ca.name
-	desc, encoding, repoName, tag := pa.Manifest, pa.Encoding, pa.Repository, pa.Tag
-	if pa.Status != StatusUnchanged {
-		copyOpts := oras.CopyOptions{CopyGraphOptions: oras.CopyGraphOptions{Concurrency: c.opts.Concurrency}}
-		if mountFrom != "" {
-			copyOpts.MountFrom = func(context.Context, ocispec.Descriptor) ([]string, error) { return []string{mountFrom}, nil }
+func (c *Client) pushChecked(ctx context.Context, src content.Fetcher, ca *checkedArtifact, loc Location, opts PushOptions, mountFrom string) (PushedArtifact, error) {
+	pa := ca.pa
+	if pa.Status == StatusUnchanged {
+		if pa.Encoding == mediatypes.EncodingPalette {
+			// The base manifest may be missing, if it was deleted, or the
+			// version was pushed by another tool.
+			if err := c.pushPaletteBase(ctx, src, pa.Manifest, pa.Repository, loc, true); err != nil {
+				return pa, err
+			}
 		}
-		from := src
-		if opts.Progress != nil {
-			from = pushProgress(src, &copyOpts.CopyGraphOptions, func(total, done int64) {
-				opts.Progress(ProgressEvent{Name: name, Version: tag, Encoding: encoding, Total: total, Done: done})
-			})
-		}
-		if _, err := oras.Copy(ctx, from, desc.Digest.String(), repo, tag, copyOpts); err != nil {
-			return pa, fmt.Errorf("pushing %s/%s:%s: %w", loc.Registry, repoName, tag, err)
+		return pa, nil
+	}
+	up := &upload{src: src, repo: ca.repo, manifest: pa.Manifest, tag: pa.Tag, mountFrom: mountAll(mountFrom), concurrency: c.opts.Concurrency}
+	if mountFrom == "" && pa.Encoding == mediatypes.EncodingPalette {
+		// Every Palette archive has the same empty config, which the base
+		// repository holds once any archive was pushed.
+		base := loc.PaletteBaseRepository()
+		up.mountFrom = func(d ocispec.Descriptor) string {
+			if d.MediaType == mediatypes.PaletteConfig && d.Size == int64(len(mediatypes.PaletteConfigData)) {
+				return base
+			}
+			return ""
 		}
 	}
-	if encoding == mediatypes.EncodingPalette {
-		if err := c.pushPaletteBase(ctx, src, desc, repoName, loc); err != nil {
+	if opts.Progress != nil {
+		up.report = func(total, done int64) {
+			opts.Progress(ProgressEvent{Name: ca.name, Version: pa.Tag, Encoding: pa.Encoding, Total: total, Done: done})
+		}
+	}
+	if err := up.push(ctx); err != nil {
+		return pa, fmt.Errorf("pushing %s/%s:%s: %w", loc.Registry, pa.Repository, pa.Tag, err)
+	}
+	if pa.Encoding == mediatypes.EncodingPalette {
+		if err := c.pushPaletteBase(ctx, src, pa.Manifest, pa.Repository, loc, pa.Status == StatusReplaced); err != nil {
 			return pa, err
 		}
 	}
@@ -334,21 +443,19 @@ func (c *Client) pushChecked(ctx context.Context, src oras.ReadOnlyTarget, ca *c
 // pushPaletteBase pushes the Palette archive's manifest, untagged, to the
 // base archive repository, as Palette's documentation does, mounting its
 // blobs from the pack's own repository rather than uploading them again.
-func (c *Client) pushPaletteBase(ctx context.Context, src oras.ReadOnlyTarget, desc ocispec.Descriptor, from string, loc Location) error {
+// check asks first whether the base repository has it.
+func (c *Client) pushPaletteBase(ctx context.Context, src content.Fetcher, desc ocispec.Descriptor, from string, loc Location, check bool) error {
 	base, err := c.Repository(loc, loc.PaletteBaseRepository())
 	if err != nil {
 		return err
 	}
-	if ok, err := base.Exists(ctx, desc); err == nil && ok {
-		return nil
+	if check {
+		if ok, err := base.Exists(ctx, desc); err == nil && ok {
+			return nil
+		}
 	}
-	opts := oras.CopyGraphOptions{
-		Concurrency: c.opts.Concurrency,
-		MountFrom: func(context.Context, ocispec.Descriptor) ([]string, error) {
-			return []string{from}, nil
-		},
-	}
-	if err := oras.CopyGraph(ctx, src, base, desc, opts); err != nil {
+	up := &upload{src: src, repo: base, manifest: desc, mountFrom: mountAll(from), concurrency: c.opts.Concurrency}
+	if err := up.push(ctx); err != nil {
 		return fmt.Errorf("pushing the untagged manifest to %s/%s: %w", loc.Registry, loc.PaletteBaseRepository(), err)
 	}
 	return nil

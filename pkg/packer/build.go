@@ -57,6 +57,15 @@ type Ingester interface {
 	Ingest(ctx context.Context, mediaType string, content io.Reader) (ocispec.Descriptor, error)
 }
 
+// FileIngester is an Ingester that can take a file of the pack by
+// reference: it learns the digest from content, the file at name, and reads
+// the file again when the blob is used, rather than keeping a copy. Build
+// uses it, when dst has it, for every layer that is a file as it is.
+type FileIngester interface {
+	Ingester
+	IngestFile(ctx context.Context, mediaType, name string, content io.Reader) (ocispec.Descriptor, error)
+}
+
 // BuildOptions tune Build. The zero value builds both encodings.
 type BuildOptions struct {
 	// Format selects the encodings to build; empty means FormatBoth.
@@ -67,6 +76,10 @@ type BuildOptions struct {
 	Created time.Time
 	// Lint tunes the lint that runs before the build.
 	Lint LintOptions
+	// Linted, when set, is the report of the lint the caller ran on the
+	// pack already: Build does not lint again, and refuses a report with
+	// errors.
+	Linted *Report
 }
 
 // Artifact is one encoding of a built pack.
@@ -108,9 +121,11 @@ func (r *BuildResult) Artifacts() []*Artifact {
 // recompressed; everything else is written reproducibly, so the same
 // content gives the same digests on any machine and from any folder.
 func Build(ctx context.Context, p *Pack, dst Ingester, opts BuildOptions) (*BuildResult, error) {
-	report, err := p.Lint(ctx, opts.Lint)
-	if err != nil {
-		return nil, err
+	report, err := opts.Linted, error(nil)
+	if report == nil {
+		if report, err = p.Lint(ctx, opts.Lint); err != nil {
+			return nil, err
+		}
 	}
 	if report.Errors() > 0 {
 		return nil, &LintError{Report: report}
@@ -160,6 +175,31 @@ func Build(ctx context.Context, p *Pack, dst Ingester, opts BuildOptions) (*Buil
 		}
 	}
 	return res, nil
+}
+
+// BuildArchive stores the Palette archive of a pack, and its manifest, in
+// dst, as Build does, without linting: call it for a pack Build has linted.
+func BuildArchive(ctx context.Context, p *Pack, dst Ingester, created time.Time) (*Artifact, error) {
+	archive, err := p.ingestPalette(ctx, dst)
+	if err != nil {
+		return nil, err
+	}
+	return paletteManifest(ctx, dst, archive, created)
+}
+
+// ArchiveKey identifies the content of the pack's Palette archive, given
+// the digest of the native manifest Build made of the pack with the same
+// created time: the native artifact holds every file's content, and the key
+// adds what the archive keeps and the native artifact may not (modes, and
+// links as links). Two packs with the same key have archives of the same
+// content, made with the same options; the key changes when any file,
+// mode, link or the created time does.
+func (p *Pack) ArchiveKey(native digest.Digest, created time.Time) digest.Digest {
+	b := fmt.Appendf(nil, "packyard palette archive\x00%s\x00%s\x00%s\x00", native, p.ArchiveName(), created.UTC().Format(time.RFC3339))
+	for _, f := range p.Files {
+		b = fmt.Appendf(b, "%q %s %o %d %q\n", f.Path, f.Kind, normalMode(f), f.Size, f.Target)
+	}
+	return digest.FromBytes(b)
 }
 
 // part is one layer of the native artifact: a single file, or a folder
@@ -395,7 +435,12 @@ func ingestFile(ctx context.Context, dst Ingester, mediaType, name string, size 
 		return ocispec.Descriptor{}, err
 	}
 	defer f.Close()
-	desc, err := dst.Ingest(ctx, mediaType, io.LimitReader(f, size))
+	var desc ocispec.Descriptor
+	if fi, ok := dst.(FileIngester); ok {
+		desc, err = fi.IngestFile(ctx, mediaType, name, io.LimitReader(f, size))
+	} else {
+		desc, err = dst.Ingest(ctx, mediaType, io.LimitReader(f, size))
+	}
 	if err != nil {
 		return desc, fmt.Errorf("storing %s: %w", name, err)
 	}

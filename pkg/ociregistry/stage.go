@@ -1,0 +1,234 @@
+package ociregistry
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/errdef"
+)
+
+// stageMemory is how many bytes of generated blobs a stage keeps in memory;
+// past it, generated blobs are written to temporary files.
+const stageMemory = 16 << 20
+
+// stage holds the blobs of a pack being pushed from its folder, without
+// writing an OCI layout: a file of the pack is hashed where it lies and read
+// again when it is uploaded; generated blobs (folder layers, the Palette
+// archive, manifests) are kept in memory up to stageMemory in all, and in
+// temporary files past that. It is a packer.Ingester and a packer
+// FileIngester for the build, and a content.Fetcher for the push. Close
+// removes its temporary files.
+type stage struct {
+	mu    sync.Mutex
+	blobs map[digest.Digest]stagedBlob
+	// memory is how many bytes the in-memory blobs hold, of at most limit.
+	memory, limit int64
+	// dir holds the spilled blobs; made when the first one spills.
+	dir string
+}
+
+// stagedBlob is one blob of a stage: in memory (data), in a temporary file
+// (spill) or in the pack's folder (file, with the size and modification
+// time it had when it was hashed).
+type stagedBlob struct {
+	desc    ocispec.Descriptor
+	data    []byte
+	spill   string
+	file    string
+	modTime time.Time
+}
+
+func newStage() *stage { return &stage{blobs: map[digest.Digest]stagedBlob{}, limit: stageMemory} }
+
+// Close removes the stage's temporary files. They are in the system's
+// temporary folder: one that cannot be removed is left to the system.
+func (s *stage) Close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.blobs = map[digest.Digest]stagedBlob{}
+	if s.dir != "" {
+		_ = os.RemoveAll(s.dir)
+		s.dir = ""
+	}
+}
+
+// add records b, unless the stage holds its digest already; then the
+// memory b holds is given back.
+func (s *stage) add(b stagedBlob) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.blobs[b.desc.Digest]; ok {
+		s.memory -= int64(len(b.data))
+		if b.spill != "" {
+			os.Remove(b.spill)
+		}
+		return
+	}
+	s.blobs[b.desc.Digest] = b
+}
+
+// Ingest keeps content, hashing it as it is read.
+func (s *stage) Ingest(ctx context.Context, mediaType string, content io.Reader) (ocispec.Descriptor, error) {
+	// Reserve what memory may still hold, and read one byte more to learn
+	// whether the blob fits.
+	s.mu.Lock()
+	room := max(s.limit-s.memory, 0)
+	s.memory += room
+	s.mu.Unlock()
+	h := digest.SHA256.Digester()
+	var buf bytes.Buffer
+	n, err := io.Copy(io.MultiWriter(&buf, h.Hash()), io.LimitReader(ctxReader{ctx, content}, room+1))
+	s.mu.Lock()
+	if err == nil && n <= room {
+		s.memory -= room - n
+	} else {
+		s.memory -= room
+	}
+	s.mu.Unlock()
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	desc := ocispec.Descriptor{MediaType: mediaType, Digest: h.Digest(), Size: n}
+	if n <= room {
+		s.add(stagedBlob{desc: desc, data: buf.Bytes()})
+		return desc, nil
+	}
+	return s.spill(ctx, mediaType, h, buf.Bytes(), content)
+}
+
+// spill writes a blob too large for memory to a temporary file: head, which
+// h has hashed, then the rest of content.
+func (s *stage) spill(ctx context.Context, mediaType string, h digest.Digester, head []byte, content io.Reader) (ocispec.Descriptor, error) {
+	dir, err := s.spillDir()
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	f, err := os.CreateTemp(dir, "blob-*")
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	_, err = f.Write(head)
+	var n int64
+	if err == nil {
+		n, err = io.Copy(io.MultiWriter(f, h.Hash()), ctxReader{ctx, content})
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return ocispec.Descriptor{}, err
+	}
+	desc := ocispec.Descriptor{MediaType: mediaType, Digest: h.Digest(), Size: int64(len(head)) + n}
+	s.add(stagedBlob{desc: desc, spill: f.Name()})
+	return desc, nil
+}
+
+func (s *stage) spillDir() (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.dir == "" {
+		dir, err := os.MkdirTemp("", "packyard-push-*")
+		if err != nil {
+			return "", err
+		}
+		s.dir = dir
+	}
+	return s.dir, nil
+}
+
+// IngestFile hashes content, the file at name, and records the file to be
+// read again when the blob is fetched.
+func (s *stage) IngestFile(ctx context.Context, mediaType, name string, content io.Reader) (ocispec.Descriptor, error) {
+	st, err := os.Stat(name)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	h := digest.SHA256.Digester()
+	n, err := io.Copy(h.Hash(), ctxReader{ctx, content})
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	desc := ocispec.Descriptor{MediaType: mediaType, Digest: h.Digest(), Size: n}
+	s.add(stagedBlob{desc: desc, file: name, modTime: st.ModTime()})
+	return desc, nil
+}
+
+func (s *stage) get(desc ocispec.Descriptor) (stagedBlob, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, ok := s.blobs[desc.Digest]
+	if !ok || b.desc.Size != desc.Size {
+		return b, fmt.Errorf("%s: %w", desc.Digest, errdef.ErrNotFound)
+	}
+	return b, nil
+}
+
+// Exists says whether the stage holds the blob.
+func (s *stage) Exists(_ context.Context, desc ocispec.Descriptor) (bool, error) {
+	_, err := s.get(desc)
+	return err == nil, nil
+}
+
+// Fetch opens a staged blob. A file of the pack that changed since it was
+// hashed is an error, before any of it is read.
+func (s *stage) Fetch(_ context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
+	b, err := s.get(desc)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case b.file != "":
+		f, err := os.Open(b.file)
+		if err != nil {
+			return nil, err
+		}
+		st, err := f.Stat()
+		if err == nil && (st.Size() != b.desc.Size || !st.ModTime().Equal(b.modTime)) {
+			err = fmt.Errorf("%s changed while the pack was being pushed; push again", b.file)
+		}
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		return f, nil
+	case b.spill != "":
+		return os.Open(b.spill)
+	}
+	return io.NopCloser(bytes.NewReader(b.data)), nil
+}
+
+// Resolve finds a staged blob by its digest.
+func (s *stage) Resolve(_ context.Context, reference string) (ocispec.Descriptor, error) {
+	d, err := digest.Parse(reference)
+	if err != nil {
+		return ocispec.Descriptor{}, fmt.Errorf("%s: %w", reference, errdef.ErrNotFound)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, ok := s.blobs[d]
+	if !ok {
+		return ocispec.Descriptor{}, fmt.Errorf("%s: %w", reference, errdef.ErrNotFound)
+	}
+	return b.desc, nil
+}
+
+// ctxReader stops a read when its context ends.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
