@@ -18,40 +18,71 @@ import (
 // past it, generated blobs are written to temporary files.
 const stageMemory = 16 << 20
 
+// chunkSize is the size of the pieces in which a stage keeps blobs in
+// memory: pieces are reused from one pack to the next, and a growing blob
+// is never copied.
+const chunkSize = 64 << 10
+
+var chunks = sync.Pool{New: func() any { b := make([]byte, chunkSize); return &b }}
+
 // stage holds the blobs of a pack being pushed from its folder, without
 // writing an OCI layout: a file of the pack is hashed where it lies and read
 // again when it is uploaded; generated blobs (folder layers, the Palette
 // archive, manifests) are kept in memory up to stageMemory in all, and in
 // temporary files past that. It is a packer.Ingester and a packer
 // FileIngester for the build, and a content.Fetcher for the push. Close
-// removes its temporary files.
+// removes its temporary files; nothing read from the stage may be used after
+// it.
 type stage struct {
 	mu    sync.Mutex
 	blobs map[digest.Digest]stagedBlob
-	// memory is how many bytes the in-memory blobs hold, of at most limit.
+	// memory is how many bytes of chunks the stage holds, of at most
+	// limit.
 	memory, limit int64
 	// dir holds the spilled blobs; made when the first one spills.
 	dir string
 }
 
 // stagedBlob is one blob of a stage: in memory (data), in a temporary file
-// (spill) or in the pack's folder (file, with the size and modification
-// time it had when it was hashed).
+// (spill) or in the pack's folder (file, with the modification time it had
+// when it was hashed).
 type stagedBlob struct {
 	desc    ocispec.Descriptor
-	data    []byte
+	data    chunked
 	spill   string
 	file    string
 	modTime time.Time
 }
 
+// chunked is a blob held in memory, in pooled chunks.
+type chunked struct {
+	chunks []*[]byte
+	size   int64
+}
+
+// reader reads the blob.
+func (c chunked) reader() io.Reader {
+	rs := make([]io.Reader, 0, len(c.chunks))
+	left := c.size
+	for _, p := range c.chunks {
+		n := min(left, int64(len(*p)))
+		rs = append(rs, bytes.NewReader((*p)[:n]))
+		left -= n
+	}
+	return io.MultiReader(rs...)
+}
+
 func newStage() *stage { return &stage{blobs: map[digest.Digest]stagedBlob{}, limit: stageMemory} }
 
-// Close removes the stage's temporary files. They are in the system's
-// temporary folder: one that cannot be removed is left to the system.
+// Close gives back the stage's memory and removes its temporary files.
+// They are in the system's temporary folder: one that cannot be removed is
+// left to the system.
 func (s *stage) Close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	for _, b := range s.blobs {
+		s.release(b.data)
+	}
 	s.blobs = map[digest.Digest]stagedBlob{}
 	if s.dir != "" {
 		_ = os.RemoveAll(s.dir)
@@ -59,13 +90,21 @@ func (s *stage) Close() {
 	}
 }
 
-// add records b, unless the stage holds its digest already; then the
-// memory b holds is given back.
+// release gives chunks back; s.mu is held.
+func (s *stage) release(c chunked) {
+	for _, p := range c.chunks {
+		chunks.Put(p)
+	}
+	s.memory -= int64(len(c.chunks)) * chunkSize
+}
+
+// add records b, unless the stage holds its digest already; then what b
+// holds is given back.
 func (s *stage) add(b stagedBlob) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.blobs[b.desc.Digest]; ok {
-		s.memory -= int64(len(b.data))
+		s.release(b.data)
 		if b.spill != "" {
 			os.Remove(b.spill)
 		}
@@ -74,38 +113,55 @@ func (s *stage) add(b stagedBlob) {
 	s.blobs[b.desc.Digest] = b
 }
 
-// Ingest keeps content, hashing it as it is read.
+// chunk takes a chunk of memory, or nil when the stage holds all it may.
+func (s *stage) chunk() *[]byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.memory+chunkSize > s.limit {
+		return nil
+	}
+	s.memory += chunkSize
+	return chunks.Get().(*[]byte)
+}
+
+// Ingest keeps content, hashing it as it is read: in memory, chunk by
+// chunk, while the stage has room, and in a temporary file past that.
 func (s *stage) Ingest(ctx context.Context, mediaType string, content io.Reader) (ocispec.Descriptor, error) {
-	// Reserve what memory may still hold, and read one byte more to learn
-	// whether the blob fits.
-	s.mu.Lock()
-	room := max(s.limit-s.memory, 0)
-	s.memory += room
-	s.mu.Unlock()
 	h := digest.SHA256.Digester()
-	var buf bytes.Buffer
-	n, err := io.Copy(io.MultiWriter(&buf, h.Hash()), io.LimitReader(ctxReader{ctx, content}, room+1))
-	s.mu.Lock()
-	if err == nil && n <= room {
-		s.memory -= room - n
-	} else {
-		s.memory -= room
+	r := ctxReader{ctx, content}
+	var data chunked
+	for {
+		p := s.chunk()
+		if p == nil {
+			return s.spill(ctx, mediaType, h, data, r)
+		}
+		data.chunks = append(data.chunks, p)
+		n, err := io.ReadFull(r, *p)
+		h.Hash().Write((*p)[:n])
+		data.size += int64(n)
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			break
+		}
+		if err != nil {
+			s.mu.Lock()
+			s.release(data)
+			s.mu.Unlock()
+			return ocispec.Descriptor{}, err
+		}
 	}
-	s.mu.Unlock()
-	if err != nil {
-		return ocispec.Descriptor{}, err
-	}
-	desc := ocispec.Descriptor{MediaType: mediaType, Digest: h.Digest(), Size: n}
-	if n <= room {
-		s.add(stagedBlob{desc: desc, data: buf.Bytes()})
-		return desc, nil
-	}
-	return s.spill(ctx, mediaType, h, buf.Bytes(), content)
+	desc := ocispec.Descriptor{MediaType: mediaType, Digest: h.Digest(), Size: data.size}
+	s.add(stagedBlob{desc: desc, data: data})
+	return desc, nil
 }
 
 // spill writes a blob too large for memory to a temporary file: head, which
-// h has hashed, then the rest of content.
-func (s *stage) spill(ctx context.Context, mediaType string, h digest.Digester, head []byte, content io.Reader) (ocispec.Descriptor, error) {
+// h has hashed, then the rest of content. head's chunks are given back.
+func (s *stage) spill(ctx context.Context, mediaType string, h digest.Digester, head chunked, content io.Reader) (ocispec.Descriptor, error) {
+	defer func() {
+		s.mu.Lock()
+		s.release(head)
+		s.mu.Unlock()
+	}()
 	dir, err := s.spillDir()
 	if err != nil {
 		return ocispec.Descriptor{}, err
@@ -114,7 +170,7 @@ func (s *stage) spill(ctx context.Context, mediaType string, h digest.Digester, 
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
-	_, err = f.Write(head)
+	_, err = io.Copy(f, head.reader())
 	var n int64
 	if err == nil {
 		n, err = io.Copy(io.MultiWriter(f, h.Hash()), ctxReader{ctx, content})
@@ -126,7 +182,7 @@ func (s *stage) spill(ctx context.Context, mediaType string, h digest.Digester, 
 		os.Remove(f.Name())
 		return ocispec.Descriptor{}, err
 	}
-	desc := ocispec.Descriptor{MediaType: mediaType, Digest: h.Digest(), Size: int64(len(head)) + n}
+	desc := ocispec.Descriptor{MediaType: mediaType, Digest: h.Digest(), Size: head.size + n}
 	s.add(stagedBlob{desc: desc, spill: f.Name()})
 	return desc, nil
 }
@@ -202,7 +258,7 @@ func (s *stage) Fetch(_ context.Context, desc ocispec.Descriptor) (io.ReadCloser
 	case b.spill != "":
 		return os.Open(b.spill)
 	}
-	return io.NopCloser(bytes.NewReader(b.data)), nil
+	return io.NopCloser(b.data.reader()), nil
 }
 
 // Resolve finds a staged blob by its digest.

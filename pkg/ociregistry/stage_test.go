@@ -18,9 +18,9 @@ import (
 
 func TestStageKeepsSmallBlobsInMemoryAndSpillsLargeOnes(t *testing.T) {
 	s := newStage()
-	s.limit = 100
-	small := bytes.Repeat([]byte("a"), 60)
-	large := bytes.Repeat([]byte("b"), 70) // no longer fits beside small
+	s.limit = 3 * chunkSize
+	small := bytes.Repeat([]byte("a"), chunkSize+10) // two chunks
+	large := bytes.Repeat([]byte("b"), chunkSize+20) // no longer fits beside small
 	ds, err := s.Ingest(t.Context(), "x/small", bytes.NewReader(small))
 	if err != nil {
 		t.Fatal(err)
@@ -29,10 +29,10 @@ func TestStageKeepsSmallBlobsInMemoryAndSpillsLargeOnes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.memory != 60 {
-		t.Errorf("memory holds %d bytes, want 60", s.memory)
+	if s.memory != 2*chunkSize {
+		t.Errorf("memory holds %d bytes, want two chunks", s.memory)
 	}
-	if b := s.blobs[ds.Digest]; b.data == nil || b.spill != "" {
+	if b := s.blobs[ds.Digest]; b.data.size != int64(len(small)) || b.spill != "" {
 		t.Errorf("the small blob was not kept in memory: %+v", b)
 	}
 	spilled := s.blobs[dl.Digest].spill
@@ -52,6 +52,9 @@ func TestStageKeepsSmallBlobsInMemoryAndSpillsLargeOnes(t *testing.T) {
 		}
 	}
 	s.Close()
+	if s.memory != 0 {
+		t.Errorf("Close left %d bytes of memory taken", s.memory)
+	}
 	if _, err := os.Stat(filepath.Dir(spilled)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("Close left the spill folder: %v", err)
 	}
@@ -62,12 +65,12 @@ func TestStageKeepsSmallBlobsInMemoryAndSpillsLargeOnes(t *testing.T) {
 
 func TestStageMemoryBoundUnderConcurrentIngests(t *testing.T) {
 	s := newStage()
-	s.limit = 1000
+	s.limit = 10 * chunkSize
 	defer s.Close()
 	var wg sync.WaitGroup
 	for i := range 40 {
 		wg.Go(func() {
-			blob := strings.Repeat(string(rune('a'+i%26)), 90+i)
+			blob := strings.Repeat(string(rune('a'+i%26)), chunkSize/2+i)
 			if _, err := s.Ingest(t.Context(), "x/y", strings.NewReader(blob)); err != nil {
 				t.Error(err)
 			}
@@ -79,11 +82,11 @@ func TestStageMemoryBoundUnderConcurrentIngests(t *testing.T) {
 		if b.spill != "" {
 			spilled++
 		} else {
-			inMemory += int64(len(b.data))
+			inMemory += int64(len(b.data.chunks)) * chunkSize
 		}
 	}
 	if inMemory > s.limit || s.memory != inMemory {
-		t.Errorf("%d bytes in memory, %d accounted, limit %d", inMemory, s.memory, s.limit)
+		t.Errorf("%d bytes of chunks in memory, %d accounted, limit %d", inMemory, s.memory, s.limit)
 	}
 	if spilled == 0 {
 		t.Error("nothing spilled past the limit")
@@ -110,7 +113,7 @@ func TestStageFileChangedBeforeUpload(t *testing.T) {
 	if got, err := content.FetchAll(t.Context(), s, d); err != nil || string(got) != "version one" {
 		t.Fatalf("fetch: %q, %v", got, err)
 	}
-	if len(s.blobs[d.Digest].data) != 0 {
+	if s.blobs[d.Digest].data.size != 0 {
 		t.Error("a file of the pack was copied into memory")
 	}
 	// Same size, later time: the content may differ.
@@ -131,15 +134,15 @@ func TestStageFileChangedBeforeUpload(t *testing.T) {
 
 func TestStageSameBlobTwice(t *testing.T) {
 	s := newStage()
-	s.limit = 10
+	s.limit = chunkSize
 	defer s.Close()
-	for _, blob := range []string{"abc", "abc", strings.Repeat("z", 20), strings.Repeat("z", 20)} {
+	for _, blob := range []string{"abc", "abc", strings.Repeat("z", chunkSize+1), strings.Repeat("z", chunkSize+1)} {
 		if _, err := s.Ingest(t.Context(), "x/y", strings.NewReader(blob)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if s.memory != 3 || len(s.blobs) != 2 {
-		t.Errorf("memory %d bytes, %d blobs; want 3 bytes, 2 blobs", s.memory, len(s.blobs))
+	if s.memory != chunkSize || len(s.blobs) != 2 {
+		t.Errorf("memory %d bytes, %d blobs; want one chunk, 2 blobs", s.memory, len(s.blobs))
 	}
 	spills, _ := os.ReadDir(s.dir)
 	if len(spills) != 1 {
