@@ -121,7 +121,10 @@ func New(opts Options) (*Client, error) {
 // blob transfers, and the TLS settings of opts.
 func transport(opts Options) (*http.Transport, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = max(opts.Concurrency, 16)
+	// Enough idle connections for every request a listing has in flight:
+	// a connection closed after each request costs the registry more than
+	// the request.
+	tr.MaxIdleConnsPerHost = max(opts.Concurrency, DefaultListConcurrency+DefaultListConcurrency/4)
 	tr.DialContext = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	if opts.Insecure || opts.CAFile != "" {
 		cfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: opts.Insecure} //nolint:gosec // the user asked for it with --insecure

@@ -97,11 +97,8 @@ func (c *Client) List(ctx context.Context, loc Location, opts ListOptions) ([]Pa
 	slices.Sort(names)
 	names = slices.Compact(names)
 
-	// First the tags of every pack repository, then every manifest.
-	type repoJob struct {
-		name, encoding string
-		tags           []string
-	}
+	// The tags of every pack repository, and every manifest.
+	type repoJob struct{ name, encoding string }
 	var repos []*repoJob
 	for _, n := range names {
 		encodings := []string{mediatypes.EncodingNative, mediatypes.EncodingPalette}
@@ -112,10 +109,18 @@ func (c *Client) List(ctx context.Context, loc Location, opts ListOptions) ([]Pa
 			repos = append(repos, &repoJob{name: n, encoding: enc})
 		}
 	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(limit)
+	// Each repository's manifests are read as soon as its tags are known,
+	// so that the registry is never idle between the two.
+	versions := map[string]map[string]*VersionInfo{} // name → tag → version
+	var mu sync.Mutex
+	// (Wait ends a group's context: the tags' is derived from the
+	// manifests', which outlives it.)
+	manifestGroup, mctx := errgroup.WithContext(ctx)
+	manifestGroup.SetLimit(limit)
+	tagGroup, gctx := errgroup.WithContext(mctx)
+	tagGroup.SetLimit(max(limit/4, 1)) // each tag list feeds several manifests
 	for _, j := range repos {
-		g.Go(func() error {
+		tagGroup.Go(func() error {
 			repoName := loc.encodingRepository(j.name, j.encoding)
 			repo, err := c.Repository(loc, repoName)
 			if err != nil {
@@ -125,53 +130,41 @@ func (c *Client) List(ctx context.Context, loc Location, opts ListOptions) ([]Pa
 			if err != nil {
 				return fmt.Errorf("listing the tags of %s/%s: %w", loc.Registry, repoName, err)
 			}
-			j.tags = tags
+			for _, tag := range tags {
+				manifestGroup.Go(func() error {
+					var v *VersionInfo
+					var err error
+					if j.encoding == mediatypes.EncodingNative {
+						v, err = nativeVersion(mctx, repo, tag)
+					} else {
+						v, err = paletteVersion(mctx, repo, tag)
+					}
+					if errors.Is(err, errdef.ErrNotFound) || errors.Is(err, packer.ErrNotPack) {
+						return nil // deleted meanwhile, or not a pack
+					}
+					if err != nil {
+						return fmt.Errorf("reading %s/%s:%s: %w", loc.Registry, repoName, tag, err)
+					}
+					mu.Lock()
+					defer mu.Unlock()
+					byTag := versions[j.name]
+					if byTag == nil {
+						byTag = map[string]*VersionInfo{}
+						versions[j.name] = byTag
+					}
+					byTag[tag] = mergeVersion(byTag[tag], v)
+					return nil
+				})
+			}
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
-		return nil, err
+	tagErr := tagGroup.Wait()
+	if err := manifestGroup.Wait(); tagErr == nil {
+		tagErr = err
 	}
-
-	versions := map[string]map[string]*VersionInfo{} // name → tag → version
-	var mu sync.Mutex
-	g, gctx = errgroup.WithContext(ctx)
-	g.SetLimit(limit)
-	for _, j := range repos {
-		repoName := loc.encodingRepository(j.name, j.encoding)
-		repo, err := c.Repository(loc, repoName)
-		if err != nil {
-			return nil, err
-		}
-		for _, tag := range j.tags {
-			g.Go(func() error {
-				var v *VersionInfo
-				var err error
-				if j.encoding == mediatypes.EncodingNative {
-					v, err = nativeVersion(gctx, repo, tag)
-				} else {
-					v, err = paletteVersion(gctx, repo, tag)
-				}
-				if errors.Is(err, errdef.ErrNotFound) || errors.Is(err, packer.ErrNotPack) {
-					return nil // deleted meanwhile, or not a pack
-				}
-				if err != nil {
-					return fmt.Errorf("reading %s/%s:%s: %w", loc.Registry, repoName, tag, err)
-				}
-				mu.Lock()
-				defer mu.Unlock()
-				byTag := versions[j.name]
-				if byTag == nil {
-					byTag = map[string]*VersionInfo{}
-					versions[j.name] = byTag
-				}
-				byTag[tag] = mergeVersion(byTag[tag], v)
-				return nil
-			})
-		}
-	}
-	if err := g.Wait(); err != nil {
-		return nil, err
+	if tagErr != nil {
+		return nil, tagErr
 	}
 
 	out := []PackInfo{}
