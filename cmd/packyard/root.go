@@ -67,7 +67,7 @@ encoding back into a folder, safely.`,
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newPackCmd(), newRegistryCmd(), newVersionCmd())
+	root.AddCommand(newPackCmd(), newRegistryCmd(), newServeCmd(), newVersionCmd())
 	return root
 }
 

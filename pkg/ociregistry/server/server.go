@@ -1,0 +1,342 @@
+// Package server is packyard's registry: the distribution v3 registry,
+// embedded in the process on packyard's own HTTP server, with what packyard
+// adds on top (a health endpoint, logging through slog, graceful shutdown).
+//
+// The registry's configuration is distribution's: a configuration file
+// (every storage driver and cache distribution supports), or a default that
+// keeps packs in a local folder; REGISTRY_* environment variables override
+// either, as they do for distribution's own registry and Spectro's registry
+// image.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/distribution/distribution/v3/configuration"
+	"github.com/distribution/distribution/v3/registry/handlers"
+
+	// The access controllers and storage drivers a configuration may name.
+	_ "github.com/distribution/distribution/v3/registry/auth/htpasswd"
+	_ "github.com/distribution/distribution/v3/registry/auth/silly"
+	_ "github.com/distribution/distribution/v3/registry/auth/token"
+	_ "github.com/distribution/distribution/v3/registry/storage/driver/azure"
+	_ "github.com/distribution/distribution/v3/registry/storage/driver/filesystem"
+	_ "github.com/distribution/distribution/v3/registry/storage/driver/gcs"
+	_ "github.com/distribution/distribution/v3/registry/storage/driver/inmemory"
+	_ "github.com/distribution/distribution/v3/registry/storage/driver/middleware/cloudfront"
+	_ "github.com/distribution/distribution/v3/registry/storage/driver/middleware/redirect"
+	_ "github.com/distribution/distribution/v3/registry/storage/driver/middleware/rewrite"
+	_ "github.com/distribution/distribution/v3/registry/storage/driver/s3-aws"
+)
+
+// Defaults of a registry started without a configuration file.
+const (
+	// DefaultAddr is where the registry listens: loopback only, so that a
+	// registry started to try packyard is not open to the network.
+	DefaultAddr = "127.0.0.1:5000"
+	// DefaultDrainTimeout is how long a shutdown waits for requests in
+	// flight, unless the configuration says otherwise.
+	DefaultDrainTimeout = 30 * time.Second
+)
+
+// DefaultDataDir is where a registry started without a configuration file
+// keeps its content: packyard's folder in the user's data folder
+// ($XDG_DATA_HOME, ~/.local/share), or ./packyard-data where there is none.
+func DefaultDataDir() string {
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "packyard", "registry")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "share", "packyard", "registry")
+	}
+	return "packyard-data"
+}
+
+// ConfigOptions say where the configuration comes from.
+type ConfigOptions struct {
+	// File is a distribution configuration file; empty means the default:
+	// filesystem storage in DataDir, listening on Addr.
+	File string
+	// DataDir is the default configuration's storage folder; empty means
+	// DefaultDataDir.
+	DataDir string
+	// Addr, when set, is where the registry listens, whatever the
+	// configuration says.
+	Addr string
+}
+
+// LoadConfig reads the registry's configuration: the file, or the default,
+// with the REGISTRY_* environment overrides applied. A configuration that
+// does not parse is an error naming the file.
+func LoadConfig(opts ConfigOptions) (*configuration.Configuration, error) {
+	var (
+		rd   io.Reader
+		name string
+	)
+	if opts.File != "" {
+		f, err := os.Open(opts.File)
+		if err != nil {
+			return nil, fmt.Errorf("reading the registry configuration: %w", err)
+		}
+		defer f.Close()
+		rd, name = f, opts.File
+	} else {
+		dir := opts.DataDir
+		if dir == "" {
+			dir = DefaultDataDir()
+		}
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			return nil, err
+		}
+		rd, name = strings.NewReader(defaultConfig(abs)), "the default configuration"
+	}
+	cfg, err := configuration.Parse(rd)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if opts.Addr != "" {
+		cfg.HTTP.Addr = opts.Addr
+	}
+	if cfg.HTTP.Addr == "" {
+		cfg.HTTP.Addr = DefaultAddr
+	}
+	if cfg.HTTP.Secret == "" {
+		// Upload state is signed with it. One random secret per process
+		// is right for one replica; replicas behind a load balancer must
+		// share one (http.secret, REGISTRY_HTTP_SECRET).
+		b := make([]byte, 32)
+		if _, err := rand.Read(b); err != nil {
+			return nil, err
+		}
+		cfg.HTTP.Secret = hex.EncodeToString(b)
+	}
+	return cfg, nil
+}
+
+// defaultConfig is the configuration of a registry started without a file.
+// Deleting is enabled so that `pack delete` works; uploads abandoned for a
+// week are purged.
+func defaultConfig(dataDir string) string {
+	return fmt.Sprintf(`version: 0.1
+log:
+  level: info
+storage:
+  filesystem:
+    rootdirectory: %q
+  delete:
+    enabled: true
+  maintenance:
+    uploadpurging:
+      enabled: true
+      age: 168h
+      interval: 24h
+      dryrun: false
+http:
+  addr: %q
+`, dataDir, DefaultAddr)
+}
+
+// Server is a running registry.
+type Server struct {
+	cfg     *configuration.Configuration
+	app     *handlers.App
+	handler http.Handler
+	logger  *slog.Logger
+}
+
+// New makes the registry of cfg, logging to logger; distribution's own
+// logging goes there too. A configuration distribution refuses (it panics
+// on some) is an error.
+func New(ctx context.Context, cfg *configuration.Configuration, logger *slog.Logger) (s *Server, err error) {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	routeLogrus(logger)
+	defer func() {
+		if r := recover(); r != nil {
+			s, err = nil, fmt.Errorf("the registry configuration is not usable: %v", r)
+		}
+	}()
+	app := handlers.NewApp(ctx, cfg)
+	s = &Server{cfg: cfg, app: app, logger: logger}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /health", health)
+	mux.HandleFunc("HEAD /health", health)
+	mux.Handle("/", app)
+	s.handler = mux
+	if !cfg.Log.AccessLog.Disabled {
+		s.handler = accessLog(logger, s.handler)
+	}
+	return s, nil
+}
+
+// Config is the registry's configuration.
+func (s *Server) Config() *configuration.Configuration { return s.cfg }
+
+// Handler serves the registry's HTTP API and packyard's endpoints.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+func health(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = io.WriteString(w, `{"status":"UP"}`+"\n")
+}
+
+// ListenAndServe listens where the configuration says and serves until ctx
+// ends, then shuts down gracefully: it stops accepting connections and
+// waits up to the drain timeout for requests in flight, which the
+// registry completes or abandons without a trace (an upload not completed
+// stays invisible, and is purged).
+func (s *Server) ListenAndServe(ctx context.Context) error {
+	network := s.cfg.HTTP.Net
+	if network == "" {
+		network = "tcp"
+	}
+	ln, err := net.Listen(network, s.cfg.HTTP.Addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", s.cfg.HTTP.Addr, err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve serves on ln until ctx ends, as ListenAndServe does.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	tlsConfig, err := s.tlsConfig()
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       5 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelDebug),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	scheme := "http"
+	if tlsConfig != nil {
+		srv.TLSConfig = tlsConfig
+		ln = tls.NewListener(ln, tlsConfig)
+		scheme = "https"
+	}
+	s.logger.Info("registry listening", "addr", ln.Addr().String(), "scheme", scheme, "storage", s.cfg.Storage.Type())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	drain := s.cfg.HTTP.DrainTimeout
+	if drain <= 0 {
+		drain = DefaultDrainTimeout
+	}
+	s.logger.Info("shutting down: waiting for requests in flight", "timeout", drain)
+	sctx, cancel := context.WithTimeout(context.Background(), drain)
+	defer cancel()
+	err = srv.Shutdown(sctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		s.logger.Warn("requests still in flight at the end of the drain timeout were cut off")
+		_ = srv.Close()
+		err = nil
+	}
+	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = serr
+	}
+	_ = s.app.Shutdown()
+	return err
+}
+
+// tlsConfig is the TLS configuration the registry's configuration asks
+// for, or nil for plain HTTP.
+func (s *Server) tlsConfig() (*tls.Config, error) {
+	t := s.cfg.HTTP.TLS
+	if t.Certificate == "" && t.Key == "" {
+		if t.LetsEncrypt.CacheFile != "" {
+			return nil, errors.New("http.tls.letsencrypt is not supported by packyard serve; give http.tls.certificate and http.tls.key")
+		}
+		return nil, nil
+	}
+	if t.Certificate == "" || t.Key == "" {
+		return nil, errors.New("http.tls needs both certificate and key (REGISTRY_HTTP_TLS_CERTIFICATE, REGISTRY_HTTP_TLS_KEY)")
+	}
+	cert, err := tls.LoadX509KeyPair(t.Certificate, t.Key)
+	if err != nil {
+		return nil, fmt.Errorf("loading the TLS certificate %s and key %s: %w", t.Certificate, t.Key, err)
+	}
+	min := uint16(tls.VersionTLS12)
+	switch t.MinimumTLS {
+	case "", "tls1.2":
+	case "tls1.3":
+		min = tls.VersionTLS13
+	default:
+		return nil, fmt.Errorf("http.tls.minimumtls %q is not supported: use tls1.2 or tls1.3", t.MinimumTLS)
+	}
+	if len(t.ClientCAs) > 0 {
+		return nil, errors.New("http.tls.clientcas is not supported by packyard serve")
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: min, NextProtos: []string{"h2", "http/1.1"}}, nil
+}
+
+// accessLog logs every request at info level, as distribution's access log
+// does.
+func accessLog(logger *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rw, r)
+		logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
+			slog.String("method", r.Method),
+			slog.String("path", r.URL.Path),
+			slog.Int("status", rw.status),
+			slog.Int64("bytes", rw.bytes),
+			slog.Duration("duration", time.Since(start)),
+			slog.String("remote", r.RemoteAddr),
+		)
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+	wrote  bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.status, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(p []byte) (int, error) {
+	w.wrote = true
+	n, err := w.ResponseWriter.Write(p)
+	w.bytes += int64(n)
+	return n, err
+}
+
+// ReadFrom keeps the response writer's fast path for blob downloads.
+func (w *statusWriter) ReadFrom(r io.Reader) (int64, error) {
+	w.wrote = true
+	n, err := io.Copy(w.ResponseWriter, r)
+	w.bytes += n
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
