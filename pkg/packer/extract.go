@@ -101,6 +101,10 @@ func safeName(name string) (string, error) {
 }
 
 func (x *extractor) unsafe(layer, name, reason string) error {
+	return unsafeEntry(layer, name, reason)
+}
+
+func unsafeEntry(layer, name, reason string) error {
 	return &UnsafeEntryError{Layer: layer, Entry: name, Reason: reason}
 }
 
@@ -195,6 +199,38 @@ func (x *extractor) file(layer, name, rel string, exec bool, r io.Reader) error 
 	}
 	if n > budget {
 		return kindf(ErrTooLarge, "layer %s: unpacking past %d bytes at %s", layer, x.maxBytes, rel)
+	}
+	return nil
+}
+
+// place moves a verified file of size bytes, staged outside the root on
+// the same file system, to rel, with the checks and accounting of file.
+func (x *extractor) place(layer, name, rel, staged string, size int64) error {
+	if rel == "" {
+		return x.unsafe(layer, name, "a file cannot replace the target folder")
+	}
+	if err := x.mkdirs(layer, name, rel); err != nil {
+		return err
+	}
+	if err := x.claim(layer, name, rel, KindRegular); err != nil {
+		return err
+	}
+	if size > x.maxBytes-x.bytes {
+		return kindf(ErrTooLarge, "layer %s: unpacking past %d bytes at %s", layer, x.maxBytes, rel)
+	}
+	x.bytes += size
+	// Rename replaces what is there, where file's O_EXCL fails: no entry
+	// at rel was claimed, but on a file system that ignores case another
+	// name may be the same file.
+	full := x.full(rel)
+	if _, err := os.Lstat(full); !errors.Is(err, fs.ErrNotExist) {
+		if err == nil {
+			return x.unsafe(layer, name, "a second entry for "+rel+" (the file system does not tell their names apart)")
+		}
+		return err
+	}
+	if err := os.Rename(staged, full); err != nil {
+		return fmt.Errorf("layer %s: moving %s into place: %w", layer, rel, err)
 	}
 	return nil
 }

@@ -11,11 +11,15 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/semaphore"
 	"oras.land/oras-go/v2/content"
 
 	"github.com/packyard/packyard/pkg/mediatypes"
@@ -23,6 +27,10 @@ import (
 
 // MaxManifestSize bounds the manifests Unpack reads, as oras does.
 const MaxManifestSize = 4 << 20
+
+// DefaultUnpackConcurrency is how many layers of a native pack Unpack
+// fetches at once unless told otherwise.
+const DefaultUnpackConcurrency = 4
 
 // UnpackOptions tune Unpack. The zero value works.
 type UnpackOptions struct {
@@ -34,6 +42,10 @@ type UnpackOptions struct {
 	// MaxEntries is the most files, folders and links the pack may unpack
 	// to; zero means DefaultMaxUnpackEntries.
 	MaxEntries int
+	// Concurrency is the most layers of a native pack fetched at once;
+	// zero (or less) means DefaultUnpackConcurrency. Layers are still
+	// unpacked one after another, in the manifest's order.
+	Concurrency int
 }
 
 // UnpackResult says what Unpack wrote.
@@ -109,7 +121,9 @@ func Encoding(m *ocispec.Manifest) (string, error) {
 // device files, duplicate names and content past opts' limits are refused.
 // The pack is written into a temporary folder beside dir and renamed into
 // place only when complete; a dir that holds files is replaced only with
-// opts.Force. On failure nothing is left behind.
+// opts.Force. The layers of a native pack are fetched opts.Concurrency at a
+// time into a staging folder beside dir, and unpacked in order. On failure
+// nothing is left behind.
 func Unpack(ctx context.Context, src content.Fetcher, manifest ocispec.Descriptor, dir string, opts UnpackOptions) (*UnpackResult, error) {
 	absDir, err := filepath.Abs(dir)
 	if err != nil {
@@ -143,7 +157,7 @@ func Unpack(ctx context.Context, src content.Fetcher, manifest ocispec.Descripto
 	}}
 	base := ""
 	if enc == mediatypes.EncodingNative {
-		err = x.native(ctx, src, m)
+		err = x.native(ctx, src, m, opts.Concurrency)
 	} else {
 		base, err = x.palette(ctx, src, m.Layers[0])
 		res.TopFolder = base
@@ -242,14 +256,23 @@ func moveInto(packRoot, dir string, replace bool) error {
 	return nil
 }
 
-// fetchVerified streams a blob to use, then checks that it matched its
-// descriptor byte for byte.
-func (x *extractor) fetchVerified(ctx context.Context, src content.Fetcher, desc ocispec.Descriptor, label string, use func(io.Reader) error) error {
+// checkDescriptor refuses a descriptor that no content can match.
+func checkDescriptor(desc ocispec.Descriptor, label string) error {
 	if desc.Size < 0 {
-		return x.unsafe(label, "", "the descriptor has a negative size")
+		return unsafeEntry(label, "", "the descriptor has a negative size")
 	}
 	if err := desc.Digest.Validate(); err != nil {
-		return x.unsafe(label, "", "the descriptor's digest is invalid: "+err.Error())
+		return unsafeEntry(label, "", "the descriptor's digest is invalid: "+err.Error())
+	}
+	return nil
+}
+
+// fetchVerified streams a blob to use, then checks that it matched its
+// descriptor byte for byte. It is a function, not a method of extractor,
+// so that layers can be fetched concurrently without sharing its state.
+func fetchVerified(ctx context.Context, src content.Fetcher, desc ocispec.Descriptor, label string, use func(io.Reader) error) error {
+	if err := checkDescriptor(desc, label); err != nil {
+		return err
 	}
 	rc, err := src.Fetch(ctx, desc)
 	if err != nil {
@@ -261,34 +284,80 @@ func (x *extractor) fetchVerified(ctx context.Context, src content.Fetcher, desc
 		return err
 	}
 	if _, err := io.Copy(io.Discard, vr); err != nil {
-		return x.unsafe(label, "", "content does not match its descriptor: "+err.Error())
+		return unsafeEntry(label, "", "content does not match its descriptor: "+err.Error())
 	}
 	if err := vr.Verify(); err != nil {
-		return x.unsafe(label, "", "content does not match its descriptor: "+err.Error())
+		return unsafeEntry(label, "", "content does not match its descriptor: "+err.Error())
 	}
 	return nil
 }
 
+// nativeLayer is a layer of a native artifact, checked before any content
+// is fetched.
+type nativeLayer struct {
+	desc ocispec.Descriptor
+	// label is the layer's title, naming it in errors.
+	label string
+	// rel is where the layer unpacks: the file it is, or the folder whose
+	// tar it is.
+	rel    string
+	folder bool
+}
+
 // native unpacks each layer of a native artifact to the path its title
 // names: folder layers as tars whose entries must lie in that folder,
-// other layers as single files.
-func (x *extractor) native(ctx context.Context, src content.Fetcher, m *ocispec.Manifest) error {
+// other layers as single files. Every check that needs no content is made
+// first; then up to concurrency layers are fetched at once, each into a
+// staging file, while the layers are unpacked one after another in the
+// manifest's order, so errors and entries are the same as one at a time.
+func (x *extractor) native(ctx context.Context, src content.Fetcher, m *ocispec.Manifest, concurrency int) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	plan, packJSON, err := x.planNative(m)
+	if err != nil {
+		return err
+	}
+	if err := x.nativeLayers(ctx, src, plan, concurrency); err != nil {
+		return err
+	}
+	switch {
+	case packJSON == nil && m.Config.MediaType == mediatypes.PackConfig:
+		// Older or hand-made artifacts may carry pack.json as config only.
+		return fetchVerified(ctx, src, m.Config, "config", func(r io.Reader) error {
+			return x.file("config", PackJSONFile, PackJSONFile, false, r)
+		})
+	case packJSON == nil:
+		return kindf(ErrNotPack, "the artifact has no pack.json layer")
+	case m.Config.MediaType == mediatypes.PackConfig && m.Config.Digest != packJSON.Digest:
+		return x.unsafe("config", "", "the config differs from the pack.json layer; the artifact was tampered with")
+	}
+	return nil
+}
+
+// planNative checks the layers of a native artifact against everything
+// but their content, in order: titles, names, sizes, descriptors, and the
+// byte budget that the single-file layers alone take. It returns what each
+// layer unpacks to, and the pack.json layer.
+func (x *extractor) planNative(m *ocispec.Manifest) ([]nativeLayer, *ocispec.Descriptor, error) {
+	plan := make([]nativeLayer, 0, len(m.Layers))
 	var packJSON *ocispec.Descriptor
+	var fileBytes int64 // at most x.maxBytes
 	for i, l := range m.Layers {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
 		title := l.Annotations[mediatypes.AnnotationTitle]
 		label := title
 		if label == "" {
-			return x.unsafe(fmt.Sprintf("#%d (%s)", i, l.Digest), "", "the layer has no "+mediatypes.AnnotationTitle+" annotation")
+			return nil, nil, x.unsafe(fmt.Sprintf("#%d (%s)", i, l.Digest), "", "the layer has no "+mediatypes.AnnotationTitle+" annotation")
 		}
 		rel, err := safeName(title)
 		if err != nil {
-			return x.unsafe(label, title, "title: "+err.Error())
+			return nil, nil, x.unsafe(label, title, "title: "+err.Error())
 		}
 		if l.Size > x.maxBytes {
-			return kindf(ErrTooLarge, "layer %s is %d bytes, past the %d-byte limit", label, l.Size, x.maxBytes)
+			return nil, nil, kindf(ErrTooLarge, "layer %s is %d bytes, past the %d-byte limit", label, l.Size, x.maxBytes)
+		}
+		if err := checkDescriptor(l, label); err != nil {
+			return nil, nil, err
 		}
 		if rel == PackJSONFile {
 			packJSON = &m.Layers[i]
@@ -300,31 +369,223 @@ func (x *extractor) native(ctx context.Context, src content.Fetcher, m *ocispec.
 		case mediatypes.PackChart:
 			folder = false
 		}
-		err = x.fetchVerified(ctx, src, l, label, func(r io.Reader) error {
-			if folder {
-				if rel == "" {
-					return x.unsafe(label, title, "a folder layer cannot be the target folder itself")
+		switch {
+		case folder && rel == "":
+			return nil, nil, x.unsafe(label, title, "a folder layer cannot be the target folder itself")
+		case folder:
+			if d := digestAnnotation(l); d != "" {
+				if err := d.Validate(); err != nil {
+					return nil, nil, x.unsafe(label, "", "content digest annotation: "+err.Error())
 				}
-				return x.untar(label, rel, r, digestAnnotation(l))
 			}
-			return x.file(label, title, rel, false, r)
-		})
+		case rel == "":
+			return nil, nil, x.unsafe(label, title, "a file cannot replace the target folder")
+		default:
+			// A file layer unpacks to exactly its size: together they
+			// must fit the budget, whatever the folder layers hold.
+			if l.Size > x.maxBytes-fileBytes {
+				return nil, nil, kindf(ErrTooLarge, "layer %s (%d bytes) takes the pack's single-file layers past the %d-byte limit", label, l.Size, x.maxBytes)
+			}
+			fileBytes += l.Size
+		}
+		plan = append(plan, nativeLayer{desc: l, label: label, rel: rel, folder: folder})
+	}
+	return plan, packJSON, nil
+}
+
+// stagedLayer is the outcome of fetching one layer into its staging file.
+type stagedLayer struct {
+	// done is closed once err is set and the fetch has ended.
+	done chan struct{}
+	err  error
+}
+
+// nativeLayers fetches the layers of plan, up to concurrency at once, each
+// into its own file in a private folder beside the extractor's root (on
+// the same file system, so files are renamed into place, not copied), and
+// unpacks them one after another in plan's order as soon as each is
+// complete and verified.
+//
+// The error is that of the first layer, in plan's order, whose fetch or
+// unpacking fails, as if the layers were taken one at a time: a failed
+// fetch cancels only the layers after it. The staging files not yet
+// unpacked together never take more than the byte budget, so that a pack
+// of many large folder layers cannot fill the disk before its content is
+// checked. The staging folder is removed, and every fetch has ended, when
+// nativeLayers returns.
+func (x *extractor) nativeLayers(ctx context.Context, src content.Fetcher, plan []nativeLayer, concurrency int) (err error) {
+	if len(plan) == 0 {
+		return nil
+	}
+	if concurrency <= 0 {
+		concurrency = DefaultUnpackConcurrency
+	}
+	stage, err := os.MkdirTemp(filepath.Dir(x.root), filepath.Base(x.root)+".stage-*")
+	if err != nil {
+		return err
+	}
+	stagePath := func(i int) string { return filepath.Join(stage, strconv.Itoa(i)) }
+
+	fctx, cancelAll := context.WithCancel(ctx)
+	var g errgroup.Group
+	g.SetLimit(concurrency)
+	window := semaphore.NewWeighted(x.maxBytes)
+	layers := make([]stagedLayer, len(plan))
+	for i := range layers {
+		layers[i].done = make(chan struct{})
+	}
+	var (
+		mu          sync.Mutex
+		firstFailed = len(plan) // the first layer whose fetch failed
+		cancels     = make([]context.CancelFunc, len(plan))
+	)
+	// failed cancels the fetches after layer i: whatever they give, the
+	// error reported is that of layer i or of one before it.
+	failed := func(i int) {
+		mu.Lock()
+		defer mu.Unlock()
+		for k := i + 1; k < firstFailed; k++ {
+			if cancels[k] != nil {
+				cancels[k]()
+			}
+		}
+		firstFailed = min(firstFailed, i)
+	}
+
+	dispatched := make(chan struct{})
+	go func() {
+		defer close(dispatched)
+		i := 0
+		// Layers never started end with the reason; unpacking stops
+		// before it needs any of them.
+		defer func() {
+			for ; i < len(plan); i++ {
+				layers[i].err = fctx.Err()
+				if layers[i].err == nil {
+					layers[i].err = errors.New("not fetched: an earlier layer failed")
+				}
+				close(layers[i].done)
+			}
+		}()
+		for ; i < len(plan); i++ {
+			l, path := plan[i], stagePath(i)
+			if err := window.Acquire(fctx, l.desc.Size); err != nil {
+				return
+			}
+			mu.Lock()
+			if i > firstFailed || fctx.Err() != nil {
+				mu.Unlock()
+				return
+			}
+			lctx, cancel := context.WithCancel(fctx)
+			cancels[i] = cancel
+			mu.Unlock()
+			res := &layers[i]
+			idx := i
+			g.Go(func() error {
+				defer close(res.done)
+				defer cancel()
+				if err := stageLayer(lctx, src, l, path); err != nil {
+					res.err = err
+					failed(idx)
+				}
+				return nil
+			})
+		}
+	}()
+	defer func() {
+		cancelAll()
+		<-dispatched
+		_ = g.Wait()
+		if rerr := os.RemoveAll(stage); rerr != nil && err == nil {
+			err = rerr
+		}
+	}()
+
+	for i, l := range plan {
+		<-layers[i].done
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := layers[i].err; err != nil {
+			return err
+		}
+		if l.folder {
+			err = x.untarStaged(l, stagePath(i))
+		} else {
+			err = x.place(l.label, l.label, l.rel, stagePath(i), l.desc.Size)
+		}
 		if err != nil {
 			return err
 		}
-	}
-	switch {
-	case packJSON == nil && m.Config.MediaType == mediatypes.PackConfig:
-		// Older or hand-made artifacts may carry pack.json as config only.
-		return x.fetchVerified(ctx, src, m.Config, "config", func(r io.Reader) error {
-			return x.file("config", PackJSONFile, PackJSONFile, false, r)
-		})
-	case packJSON == nil:
-		return kindf(ErrNotPack, "the artifact has no pack.json layer")
-	case m.Config.MediaType == mediatypes.PackConfig && m.Config.Digest != packJSON.Digest:
-		return x.unsafe("config", "", "the config differs from the pack.json layer; the artifact was tampered with")
+		window.Release(l.desc.Size)
 	}
 	return nil
+}
+
+// stageLayer fetches a layer into a new file at path and verifies it. It
+// shares nothing with the extractor, so layers are staged concurrently.
+func stageLayer(ctx context.Context, src content.Fetcher, l nativeLayer, path string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("fetching layer %s: %w", l.label, err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|noFollow, 0o644)
+	if err != nil {
+		return err
+	}
+	err = fetchVerified(ctx, src, l.desc, l.label, func(r io.Reader) error {
+		rec := &errRecorder{r: ctxReader{ctx, r}}
+		// Hide the file's ReadFrom, which would ignore the buffer.
+		_, err := io.CopyBuffer(struct{ io.Writer }{f}, rec, make([]byte, 256<<10))
+		switch {
+		case err == nil:
+			return nil
+		case rec.err == nil:
+			return fmt.Errorf("layer %s: staging: %w", l.label, err)
+		case errors.Is(err, io.ErrUnexpectedEOF) && ctx.Err() == nil:
+			return unsafeEntry(l.label, "", "content does not match its descriptor: "+err.Error())
+		default:
+			return fmt.Errorf("fetching layer %s: %w", l.label, err)
+		}
+	})
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("layer %s: staging: %w", l.label, cerr)
+	}
+	if err != nil && ctx.Err() != nil {
+		// Whatever a cancelled fetch gave, it was cancelled.
+		return fmt.Errorf("fetching layer %s: %w", l.label, ctx.Err())
+	}
+	return err
+}
+
+// errRecorder keeps the error its reader fails with, telling it from the
+// errors of writing what was read.
+type errRecorder struct {
+	r   io.Reader
+	err error
+}
+
+func (e *errRecorder) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF {
+		e.err = err
+	}
+	return n, err
+}
+
+// untarStaged unpacks a folder layer from its verified staging file, and
+// removes the file.
+func (x *extractor) untarStaged(l nativeLayer, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	err = x.untar(l.label, l.rel, f, digestAnnotation(l.desc))
+	f.Close()
+	if rerr := os.Remove(path); err == nil {
+		err = rerr
+	}
+	return err
 }
 
 func digestAnnotation(l ocispec.Descriptor) digest.Digest {
@@ -342,7 +603,7 @@ func (x *extractor) palette(ctx context.Context, src content.Fetcher, l ocispec.
 	if l.Size > x.maxBytes {
 		return "", kindf(ErrTooLarge, "layer %s is %d bytes, past the %d-byte limit", label, l.Size, x.maxBytes)
 	}
-	if err := x.fetchVerified(ctx, src, l, label, func(r io.Reader) error {
+	if err := fetchVerified(ctx, src, l, label, func(r io.Reader) error {
 		return x.untar(label, "", r, "")
 	}); err != nil {
 		return "", err
