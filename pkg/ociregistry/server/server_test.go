@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -50,6 +51,33 @@ type running struct {
 	Logs   *syncBuffer
 	cancel context.CancelFunc
 	done   chan error
+	// read counts the bytes the server has read from its connections.
+	read *atomic.Int64
+}
+
+// countingListener counts the bytes read from the connections it accepts.
+type countingListener struct {
+	net.Listener
+	read *atomic.Int64
+}
+
+func (l countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return countingConn{Conn: c, read: l.read}, nil
+}
+
+type countingConn struct {
+	net.Conn
+	read *atomic.Int64
+}
+
+func (c countingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.read.Add(int64(n))
+	return n, err
 }
 
 func start(t *testing.T, opts ConfigOptions, level slog.Level) *running {
@@ -71,7 +99,8 @@ func start(t *testing.T, opts ConfigOptions, level slog.Level) *running {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{URL: "http://" + ln.Addr().String(), Logs: logs, cancel: cancel, done: make(chan error, 1)}
+	r := &running{URL: "http://" + ln.Addr().String(), Logs: logs, cancel: cancel, done: make(chan error, 1), read: &atomic.Int64{}}
+	ln = countingListener{Listener: ln, read: r.read}
 	if cfg.HTTP.TLS.Certificate != "" {
 		r.URL = "https://" + ln.Addr().String()
 	}
@@ -220,6 +249,7 @@ func TestGracefulShutdown(t *testing.T) {
 	req, _ := http.NewRequest(http.MethodPut, location+"&digest="+digest.FromBytes(data).String(), pr)
 	req.ContentLength = int64(len(data))
 	result := make(chan int, 1)
+	before := r.read.Load()
 	go func() {
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -232,6 +262,14 @@ func TestGracefulShutdown(t *testing.T) {
 	}()
 	if _, err := pw.Write(data[:1000]); err != nil {
 		t.Fatal(err)
+	}
+	// Once the server has read the request's header and body bytes, the
+	// upload is in its handler.
+	for deadline := time.Now().Add(10 * time.Second); r.read.Load()-before < 1000; {
+		if time.Now().After(deadline) {
+			t.Fatal("the server did not read the upload's first bytes")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 	r.cancel() // the server starts shutting down with the upload half sent
 	time.Sleep(200 * time.Millisecond)
