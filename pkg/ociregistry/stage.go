@@ -12,6 +12,8 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/errdef"
+
+	"github.com/packyard/packyard/internal/ctxio"
 )
 
 // stageMemory is how many bytes of generated blobs a stage keeps in memory;
@@ -128,7 +130,7 @@ func (s *stage) chunk() *[]byte {
 // chunk, while the stage has room, and in a temporary file past that.
 func (s *stage) Ingest(ctx context.Context, mediaType string, content io.Reader) (ocispec.Descriptor, error) {
 	h := digest.SHA256.Digester()
-	r := ctxReader{ctx, content}
+	r := ctxio.Reader{Ctx: ctx, R: content}
 	var data chunked
 	for {
 		p := s.chunk()
@@ -173,7 +175,7 @@ func (s *stage) spill(ctx context.Context, mediaType string, h digest.Digester, 
 	_, err = io.Copy(f, head.reader())
 	var n int64
 	if err == nil {
-		n, err = io.Copy(io.MultiWriter(f, h.Hash()), ctxReader{ctx, content})
+		n, err = io.Copy(io.MultiWriter(f, h.Hash()), ctxio.Reader{Ctx: ctx, R: content})
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
@@ -208,7 +210,7 @@ func (s *stage) IngestFile(ctx context.Context, mediaType, name string, content 
 		return ocispec.Descriptor{}, err
 	}
 	h := digest.SHA256.Digester()
-	n, err := io.Copy(h.Hash(), ctxReader{ctx, content})
+	n, err := io.Copy(h.Hash(), ctxio.Reader{Ctx: ctx, R: content})
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
@@ -274,17 +276,4 @@ func (s *stage) Resolve(_ context.Context, reference string) (ocispec.Descriptor
 		return ocispec.Descriptor{}, fmt.Errorf("%s: %w", reference, errdef.ErrNotFound)
 	}
 	return b.desc, nil
-}
-
-// ctxReader stops a read when its context ends.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }

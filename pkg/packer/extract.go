@@ -16,6 +16,8 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/opencontainers/go-digest"
+
+	"github.com/packyard/packyard/internal/ctxio"
 )
 
 // Limits of Unpack, against decompression bombs.
@@ -60,19 +62,6 @@ func newExtractor(root string, maxBytes int64, maxEntries int) *extractor {
 		maxEntries = DefaultMaxUnpackEntries
 	}
 	return &extractor{ctx: context.Background(), root: root, maxBytes: maxBytes, maxEntries: maxEntries, entries: map[string]File{}}
-}
-
-// ctxReader stops a read when its context ends.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 // safeName checks an entry name from an artifact and returns it cleaned,
@@ -189,7 +178,7 @@ func (x *extractor) file(layer, name, rel string, exec bool, r io.Reader) error 
 		return err
 	}
 	budget := x.maxBytes - x.bytes
-	n, err := io.CopyBuffer(f, io.LimitReader(ctxReader{x.ctx, r}, budget+1), make([]byte, 256<<10))
+	n, err := io.CopyBuffer(f, io.LimitReader(ctxio.Reader{Ctx: x.ctx, R: r}, budget+1), make([]byte, 256<<10))
 	x.bytes += n
 	if cerr := f.Close(); err == nil {
 		err = cerr

@@ -1,8 +1,6 @@
 package packer
 
 import (
-	"github.com/packyard/packyard/internal/fileread"
-
 	"context"
 	"encoding/json"
 	"errors"
@@ -22,6 +20,8 @@ import (
 	"golang.org/x/sync/semaphore"
 	"oras.land/oras-go/v2/content"
 
+	"github.com/packyard/packyard/internal/ctxio"
+	"github.com/packyard/packyard/internal/fileread"
 	"github.com/packyard/packyard/pkg/mediatypes"
 )
 
@@ -534,7 +534,7 @@ func stageLayer(ctx context.Context, src content.Fetcher, l nativeLayer, path st
 		return err
 	}
 	err = fetchVerified(ctx, src, l.desc, l.label, func(r io.Reader) error {
-		rec := &errRecorder{r: ctxReader{ctx, r}}
+		rec := &errRecorder{r: ctxio.Reader{Ctx: ctx, R: r}}
 		// Hide the file's ReadFrom, which would ignore the buffer.
 		_, err := io.CopyBuffer(struct{ io.Writer }{f}, rec, make([]byte, 256<<10))
 		switch {
