@@ -43,12 +43,13 @@ type upload struct {
 // small blobs are uploaded without asking first, mounts without asking at
 // all, and the manifest is not looked for (the caller resolved the tag).
 func (u *upload) push(ctx context.Context) error {
+	if u.manifest.Size > packer.MaxManifestSize {
+		return fmt.Errorf("manifest %s is %d bytes, more than the %d a manifest may have", u.manifest.Digest, u.manifest.Size, packer.MaxManifestSize)
+	}
+	// content.FetchAll reads exactly the descriptor's size and verifies it.
 	data, err := content.FetchAll(ctx, u.src, u.manifest)
 	if err != nil {
 		return fmt.Errorf("reading manifest %s: %w", u.manifest.Digest, err)
-	}
-	if len(data) > packer.MaxManifestSize {
-		return fmt.Errorf("manifest %s is %d bytes, more than the %d a manifest may have", u.manifest.Digest, len(data), packer.MaxManifestSize)
 	}
 	var m ocispec.Manifest
 	if err := json.Unmarshal(data, &m); err != nil {
