@@ -108,13 +108,12 @@ func slogLevel(l logrus.Level) slog.Level {
 	return slog.LevelDebug - 4
 }
 
+// httpStatus reads the response status distribution logs, an int or its
+// text.
 func httpStatus(v any) (int, bool) {
 	switch s := v.(type) {
 	case int:
 		return s, true
-	case string:
-		n, err := strconv.Atoi(s)
-		return n, err == nil
 	case nil:
 		return 0, false
 	}
