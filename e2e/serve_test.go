@@ -157,3 +157,48 @@ func TestServeBadConfiguration(t *testing.T) {
 		t.Errorf("stderr:\n%s", msg)
 	}
 }
+
+// Pack versions on `packyard serve` are immutable: a forced push of changed
+// content and a delete are refused with the reason, unless the server
+// allows overwrites.
+func TestServeImmutablePackVersions(t *testing.T) {
+	env := newClientEnv(t)
+	data := filepath.Join(t.TempDir(), "data")
+	s := serve(t, env.vars, "--data", data)
+	reg := s.Host + "/demo"
+	pack := testfs.Copy(t, filepath.Join(repoRoot, "examples", "hello-chart"))
+	env.mustRun(t, repoRoot, packyardBin, "pack", "push", pack, "-r", reg, "--plain-http")
+
+	values := filepath.Join(pack, "values.yaml")
+	old, err := os.ReadFile(values)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(values, append(old, []byte("\n# changed\n")...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res := env.run(t, repoRoot, packyardBin, "pack", "push", pack, "-r", reg, "--plain-http", "--force")
+	if res.code == 0 || !strings.Contains(res.stderr, "pack version is immutable") || !strings.Contains(res.stderr, "new version") {
+		t.Fatalf("forced push of changed content: exit %d\n%s%s", res.code, res.stdout, res.stderr)
+	}
+	res = env.run(t, repoRoot, packyardBin, "pack", "delete", "hello-chart:0.1.0", "-r", reg, "--plain-http")
+	if res.code == 0 || !strings.Contains(res.stderr, "pack version is immutable") {
+		t.Fatalf("delete: exit %d\n%s%s", res.code, res.stdout, res.stderr)
+	}
+	// What was first pushed is still there, whole.
+	pulled := filepath.Join(t.TempDir(), "pulled")
+	env.mustRun(t, repoRoot, packyardBin, "pack", "pull", "hello-chart:0.1.0", pulled, "-r", reg, "--plain-http")
+	testfs.SameTree(t, filepath.Join(repoRoot, "examples", "hello-chart"), pulled)
+	if err := s.stop(t); err != nil {
+		t.Fatal(err)
+	}
+
+	// With overwrites allowed, --force replaces the version.
+	s = serve(t, env.vars, "--data", data, "--allow-overwrite")
+	reg = s.Host + "/demo"
+	env.mustRun(t, repoRoot, packyardBin, "pack", "push", pack, "-r", reg, "--plain-http", "--force")
+	pulled = filepath.Join(t.TempDir(), "pulled")
+	env.mustRun(t, repoRoot, packyardBin, "pack", "pull", "hello-chart:0.1.0", pulled, "-r", reg, "--plain-http")
+	testfs.SameTree(t, pack, pulled)
+	env.mustRun(t, repoRoot, packyardBin, "pack", "delete", "hello-chart:0.1.0", "-r", reg, "--plain-http")
+}

@@ -121,6 +121,8 @@ func responseError(err error, er *errcode.ErrorResponse, loc ociregistry.Locatio
 	switch {
 	case er.StatusCode == http.StatusUnauthorized:
 		return fail("unauthorized", fmt.Sprintf("Run `packyard registry login %s` (or check the user and password you logged in with).", host))
+	case er.StatusCode == http.StatusForbidden && strings.Contains(detail, "immutable"):
+		return fail("pack version is immutable", "Publish the change as a new version: the registry keeps each pack version as it was first pushed.")
 	case er.StatusCode == http.StatusForbidden:
 		return fail("denied", fmt.Sprintf("The account you logged in to %s with may not do this: ask the registry's administrator for access, or log in as another user with `packyard registry login %s`.", host, host))
 	case er.StatusCode == http.StatusNotFound && writes(er.Method):

@@ -83,6 +83,13 @@ func TestRemoteErrorResponses(t *testing.T) {
 			rec:  "The account you logged in to reg.example.com with may not do this: ask the registry's administrator for access, or log in as another user with `packyard registry login reg.example.com`.",
 		},
 		{
+			name: "immutable pack version",
+			err:  response(http.MethodPut, "https://reg.example.com/v2/team/packs/x/manifests/1.0.0", 403, "DENIED", "team/packs/x:1.0.0 is a pack version and already holds sha256:aa; pack versions are immutable on this registry"),
+			loc:  []ociregistry.Location{team},
+			msg:  "pack version is immutable: reg.example.com/team/packs/x: team/packs/x:1.0.0 is a pack version and already holds sha256:aa; pack versions are immutable on this registry",
+			rec:  "Publish the change as a new version: the registry keeps each pack version as it was first pushed.",
+		},
+		{
 			name: "ECR repository missing",
 			err:  response(http.MethodPost, "https://123456789012.dkr.ecr.us-east-1.amazonaws.com/v2/team/packs/x/blobs/uploads/", 404, "NAME_UNKNOWN", "The repository with name 'team/packs/x' does not exist in the registry with id '123456789012'"),
 			loc:  []ociregistry.Location{ecr},

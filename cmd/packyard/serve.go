@@ -33,6 +33,10 @@ as they do for distribution, e.g. REGISTRY_AUTH=htpasswd with
 REGISTRY_AUTH_HTPASSWD_REALM and REGISTRY_AUTH_HTPASSWD_PATH, or
 REGISTRY_HTTP_TLS_CERTIFICATE and REGISTRY_HTTP_TLS_KEY.
 
+Pack versions are immutable: once pushed, a version can't be overwritten with
+different content or deleted, unless --allow-overwrite is given (or the
+packyard middleware's allowoverwrite option is set in the configuration).
+
 It stops gracefully on SIGINT or SIGTERM: requests in flight finish within
 the drain timeout (http.draintimeout, 30s by default).`,
 		Example: `  packyard serve
@@ -47,6 +51,7 @@ the drain timeout (http.draintimeout, 30s by default).`,
 	f.StringVar(&opts.config.File, "config", "", "distribution configuration file (default: filesystem storage in --data)")
 	f.StringVar(&opts.config.Addr, "addr", "", "address to listen on, over the configuration's (default "+server.DefaultAddr+")")
 	f.StringVar(&opts.config.DataDir, "data", "", "storage folder when no --config is given (default "+server.DefaultDataDir()+")")
+	f.BoolVar(&opts.config.AllowOverwrite, "allow-overwrite", false, "let pack versions be overwritten (push --force) and deleted; by default they are immutable")
 	f.StringVar(&opts.logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&opts.logLevel, "log-level", "info", "least severe level logged: debug, info, warn or error")
 	return cmd

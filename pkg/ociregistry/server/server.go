@@ -25,8 +25,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/distribution/distribution/v3"
 	"github.com/distribution/distribution/v3/configuration"
+	"github.com/distribution/distribution/v3/registry/api/errcode"
+	"github.com/distribution/distribution/v3/registry/auth"
 	"github.com/distribution/distribution/v3/registry/handlers"
+	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
 
 	// The access controllers and storage drivers a configuration may name.
 	_ "github.com/distribution/distribution/v3/registry/auth/htpasswd"
@@ -76,6 +80,10 @@ type ConfigOptions struct {
 	// Addr, when set, is where the registry listens, whatever the
 	// configuration says.
 	Addr string
+	// AllowOverwrite, when set, lets pack versions be overwritten and
+	// deleted, whatever the configuration says (the packyard middleware's
+	// allowoverwrite option).
+	AllowOverwrite bool
 }
 
 // LoadConfig reads the registry's configuration: the file, or the default,
@@ -113,6 +121,9 @@ func LoadConfig(opts ConfigOptions) (*configuration.Configuration, error) {
 	}
 	if cfg.HTTP.Addr == "" {
 		cfg.HTTP.Addr = DefaultAddr
+	}
+	if opts.AllowOverwrite {
+		setMiddlewareOption(cfg, "allowoverwrite", true)
 	}
 	if cfg.HTTP.Secret == "" {
 		// Upload state is signed with it. One random secret per process
@@ -153,9 +164,21 @@ http:
 // Server is a running registry.
 type Server struct {
 	cfg     *configuration.Configuration
+	opts    Options
 	app     *handlers.App
 	handler http.Handler
 	logger  *slog.Logger
+	// access authorizes requests to packyard's own endpoints as the
+	// registry's access controller does; nil when the registry has none.
+	access auth.AccessController
+
+	// namespace and driver are the registry's, as its request handlers use
+	// them; packyard's middleware receives them when the registry starts.
+	namespace distribution.Namespace
+	driver    storagedriver.StorageDriver
+
+	locks    keyLocks
+	onChange []func(ctx context.Context, repo string)
 }
 
 // New makes the registry of cfg, logging to logger; distribution's own
@@ -171,17 +194,86 @@ func New(ctx context.Context, cfg *configuration.Configuration, logger *slog.Log
 			s, err = nil, fmt.Errorf("the registry configuration is not usable: %v", r)
 		}
 	}()
-	app := handlers.NewApp(ctx, cfg)
-	s = &Server{cfg: cfg, app: app, logger: logger}
+	s = &Server{cfg: cfg, logger: logger}
+	if s.opts, err = installMiddleware(cfg, s); err != nil {
+		return nil, err
+	}
+	if t := cfg.Auth.Type(); t != "" && !strings.EqualFold(t, "none") {
+		if s.access, err = auth.GetAccessController(t, cfg.Auth.Parameters()); err != nil {
+			return nil, fmt.Errorf("auth %s: %w", t, err)
+		}
+	}
+	s.app = handlers.NewApp(ctx, cfg)
+	if s.namespace == nil {
+		return nil, errors.New("the registry started without packyard's middleware")
+	}
+	if err := s.startCatalog(ctx); err != nil {
+		return nil, err
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", health)
 	mux.HandleFunc("HEAD /health", health)
-	mux.Handle("/", app)
+	mux.Handle("GET /api/v1/packs", s.catalogHandler())
+	mux.Handle("/v2/", s.v2(s.app))
+	mux.Handle("/", s.app)
 	s.handler = mux
 	if !cfg.Log.AccessLog.Disabled {
 		s.handler = accessLog(logger, s.handler)
 	}
 	return s, nil
+}
+
+// v2 serves the distribution API: packyard's endpoints in it, and
+// distribution's, with packyard's part of manifest responses.
+func (s *Server) v2(app http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if name, dgst, ok := referrersPath(r.URL.Path); ok {
+			s.serveReferrers(w, r, name, dgst)
+			return
+		}
+		if strings.Contains(r.URL.Path, "/manifests/") && (r.Method == http.MethodPut || r.Method == http.MethodDelete) {
+			withState(app, w, r)
+			return
+		}
+		app.ServeHTTP(w, r)
+	})
+}
+
+// referrersPath splits a referrers API path, /v2/NAME/referrers/DIGEST.
+func referrersPath(p string) (name, dgst string, ok bool) {
+	rest, found := strings.CutPrefix(p, "/v2/")
+	if !found {
+		return "", "", false
+	}
+	i := strings.LastIndex(rest, "/referrers/")
+	if i <= 0 {
+		return "", "", false
+	}
+	name, dgst = rest[:i], rest[i+len("/referrers/"):]
+	if dgst == "" || strings.Contains(dgst, "/") {
+		return "", "", false
+	}
+	return name, dgst, true
+}
+
+// authorize says whether r may have access; where it may not, it has
+// answered r with the access controller's challenge or refusal.
+func (s *Server) authorize(w http.ResponseWriter, r *http.Request, access ...auth.Access) bool {
+	if s.access == nil {
+		return true
+	}
+	_, err := s.access.Authorized(r, access...)
+	if err == nil {
+		return true
+	}
+	var ch auth.Challenge
+	if errors.As(err, &ch) {
+		ch.SetHeaders(r, w)
+		_ = errcode.ServeJSON(w, errcode.ErrorCodeUnauthorized.WithDetail(access))
+		return false
+	}
+	_ = errcode.ServeJSON(w, errcode.ErrorCodeDenied)
+	return false
 }
 
 // Config is the registry's configuration.
@@ -256,6 +348,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) && err == nil {
 		err = serr
 	}
+	s.stopCatalog()
 	_ = s.app.Shutdown()
 	return err
 }
