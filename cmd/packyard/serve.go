@@ -51,7 +51,9 @@ the drain timeout (http.draintimeout, 30s by default).`,
 	f.StringVar(&opts.config.File, "config", "", "distribution configuration file (default: filesystem storage in --data)")
 	f.StringVar(&opts.config.Addr, "addr", "", "address to listen on, over the configuration's (default "+server.DefaultAddr+")")
 	f.StringVar(&opts.config.DataDir, "data", "", "storage folder when no --config is given (default "+server.DefaultDataDir()+")")
+	f.StringVar(&opts.config.DebugAddr, "debug-addr", "", "address of the debug server: Prometheus metrics at /metrics, pprof (default: the configuration's http.debug.addr, or none)")
 	f.BoolVar(&opts.config.AllowOverwrite, "allow-overwrite", false, "let pack versions be overwritten (push --force) and deleted; by default they are immutable")
+	cmd.AddCommand(newServeGCCmd())
 	f.StringVar(&opts.logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&opts.logLevel, "log-level", "info", "least severe level logged: debug, info, warn or error")
 	return cmd
@@ -89,4 +91,48 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, hopts)), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: use text or json", format)
+}
+
+type gcOptions struct {
+	config server.ConfigOptions
+	gc     server.GCOptions
+}
+
+func newServeGCCmd() *cobra.Command {
+	opts := &gcOptions{}
+	cmd := &cobra.Command{
+		Use:   "gc",
+		Short: "Delete blobs no manifest references (dry run unless --delete)",
+		Long: `gc runs distribution's garbage collection on the registry's storage: it
+marks every blob a manifest references and sweeps the others. Without
+--delete it only reports what it would delete.
+
+--delete-untagged also deletes manifests no tag points to, except the ones
+packyard keeps: referrers (signatures, SBOMs) of a manifest, and the
+Palette base manifest of a spectro-packs/archive repository.
+
+Run it while no registry writes to the storage: stop packyard serve, or
+set storage.maintenance.readonly in the configuration of every replica.`,
+		Example: `  packyard serve gc
+  packyard serve gc --delete
+  packyard serve gc --config /etc/packyard/registry.yml --delete --delete-untagged`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if opts.config.File != "" && opts.config.DataDir != "" {
+				return fmt.Errorf("--data applies to the default configuration only; set the storage folder in %s", opts.config.File)
+			}
+			cfg, err := server.LoadConfig(opts.config)
+			if err != nil {
+				return err
+			}
+			return server.GarbageCollect(cmd.Context(), cfg, opts.gc)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.config.File, "config", "", "distribution configuration file (default: filesystem storage in --data)")
+	f.StringVar(&opts.config.DataDir, "data", "", "storage folder when no --config is given (default "+server.DefaultDataDir()+")")
+	f.BoolVar(&opts.gc.Delete, "delete", false, "delete what is unreferenced (default: report only)")
+	f.BoolVar(&opts.gc.DeleteUntagged, "delete-untagged", false, "also delete untagged manifests, keeping referrers and Palette base manifests")
+	f.BoolVarP(&opts.gc.Quiet, "quiet", "q", false, "report only what is deleted")
+	return cmd
 }

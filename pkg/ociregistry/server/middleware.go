@@ -202,6 +202,8 @@ func (r *repository) name() string { return r.Named().Name() }
 type manifestInfo struct {
 	pack    bool
 	subject *ocispec.Descriptor
+	// config is the media type of the manifest's config.
+	config string
 }
 
 // inspectManifest reads payload, a manifest of the repository repo.
@@ -216,7 +218,7 @@ func inspectManifest(repo string, payload []byte) manifestInfo {
 	if json.Unmarshal(payload, &m) != nil {
 		return manifestInfo{}
 	}
-	info := manifestInfo{subject: m.Subject}
+	info := manifestInfo{subject: m.Subject, config: m.Config.MediaType}
 	if m.Subject != nil && m.Subject.Digest.Validate() != nil {
 		info.subject = nil
 	}

@@ -15,14 +15,17 @@ import (
 	"crypto/tls"
 	"encoding/hex"
 	"errors"
+	"expvar"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/distribution/distribution/v3"
@@ -31,6 +34,7 @@ import (
 	"github.com/distribution/distribution/v3/registry/auth"
 	"github.com/distribution/distribution/v3/registry/handlers"
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
+	"github.com/docker/go-metrics"
 
 	// The access controllers and storage drivers a configuration may name.
 	_ "github.com/distribution/distribution/v3/registry/auth/htpasswd"
@@ -80,6 +84,10 @@ type ConfigOptions struct {
 	// Addr, when set, is where the registry listens, whatever the
 	// configuration says.
 	Addr string
+	// DebugAddr, when set, is where the debug server listens (Prometheus
+	// metrics at /metrics, pprof, expvar), whatever the configuration
+	// says; it turns the metrics on.
+	DebugAddr string
 	// AllowOverwrite, when set, lets pack versions be overwritten and
 	// deleted, whatever the configuration says (the packyard middleware's
 	// allowoverwrite option).
@@ -122,6 +130,10 @@ func LoadConfig(opts ConfigOptions) (*configuration.Configuration, error) {
 	if cfg.HTTP.Addr == "" {
 		cfg.HTTP.Addr = DefaultAddr
 	}
+	if opts.DebugAddr != "" {
+		cfg.HTTP.Debug.Addr = opts.DebugAddr
+		cfg.HTTP.Debug.Prometheus.Enabled = true
+	}
 	if opts.AllowOverwrite {
 		setMiddlewareOption(cfg, "allowoverwrite", true)
 	}
@@ -160,6 +172,10 @@ http:
   addr: %q
 `, dataDir, DefaultAddr)
 }
+
+// metricsRegistered says whether a registry of this process has registered
+// distribution's request metrics.
+var metricsRegistered atomic.Bool
 
 // Server is a running registry.
 type Server struct {
@@ -203,7 +219,17 @@ func New(ctx context.Context, cfg *configuration.Configuration, logger *slog.Log
 			return nil, fmt.Errorf("auth %s: %w", t, err)
 		}
 	}
-	s.app = handlers.NewApp(ctx, cfg)
+	if cfg.HTTP.Debug.Prometheus.Enabled && metricsRegistered.Swap(true) {
+		// distribution registers its collectors in the process's one
+		// Prometheus registry, and a second registration panics: the
+		// first registry of the process keeps the request metrics.
+		logger.Warn("Prometheus request metrics are already kept by another registry in this process; this one serves them but adds none")
+		app := *cfg
+		app.HTTP.Debug.Prometheus.Enabled = false
+		s.app = handlers.NewApp(ctx, &app)
+	} else {
+		s.app = handlers.NewApp(ctx, cfg)
+	}
 	if s.namespace == nil {
 		return nil, errors.New("the registry started without packyard's middleware")
 	}
@@ -318,6 +344,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelDebug),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
+	stopDebug, err := s.serveDebug(ctx)
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	defer stopDebug()
 	scheme := "http"
 	if tlsConfig != nil {
 		srv.TLSConfig = tlsConfig
@@ -351,6 +383,44 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.stopCatalog()
 	_ = s.app.Shutdown()
 	return err
+}
+
+// serveDebug starts the debug server the configuration asks for
+// (http.debug.addr): Prometheus metrics when http.debug.prometheus is
+// enabled, pprof and expvar. stop shuts it down.
+func (s *Server) serveDebug(ctx context.Context) (stop func(), err error) {
+	d := s.cfg.HTTP.Debug
+	if d.Addr == "" {
+		return func() {}, nil
+	}
+	ln, err := net.Listen("tcp", d.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("listening on the debug address %s: %w", d.Addr, err)
+	}
+	mux := http.NewServeMux()
+	if d.Prometheus.Enabled {
+		path := d.Prometheus.Path
+		if path == "" {
+			path = "/metrics"
+		}
+		mux.Handle(path, metrics.Handler())
+	}
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.Handle("/debug/vars", expvar.Handler())
+	mux.HandleFunc("GET /health", health)
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 30 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelDebug),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	s.logger.Info("debug server listening", "addr", ln.Addr().String(), "metrics", d.Prometheus.Enabled)
+	go func() { _ = srv.Serve(ln) }()
+	return func() { _ = srv.Close() }, nil
 }
 
 // tlsConfig is the TLS configuration the registry's configuration asks

@@ -53,6 +53,7 @@ type running struct {
 	done   chan error
 	// read counts the bytes the server has read from its connections.
 	read *atomic.Int64
+	once sync.Once
 }
 
 // countingListener counts the bytes read from the connections it accepts.
@@ -110,6 +111,11 @@ func start(t *testing.T, opts ConfigOptions, level slog.Level) *running {
 }
 
 func (r *running) stop(t *testing.T) {
+	t.Helper()
+	r.once.Do(func() { r.wait(t) })
+}
+
+func (r *running) wait(t *testing.T) {
 	t.Helper()
 	r.cancel()
 	select {
@@ -395,4 +401,28 @@ func selfSigned(t *testing.T) (certPEM, keyPEM []byte) {
 		t.Fatal(err)
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
+}
+
+func TestDebugServerMetrics(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	debugAddr := ln.Addr().String()
+	ln.Close()
+	r := start(t, ConfigOptions{DebugAddr: debugAddr}, slog.LevelError)
+	if status, _ := get(t, nil, http.MethodGet, r.URL+"/v2/"); status != http.StatusOK {
+		t.Fatalf("GET /v2/: %d", status)
+	}
+	status, body := get(t, nil, http.MethodGet, "http://"+debugAddr+"/metrics")
+	if status != http.StatusOK || !strings.Contains(body, `registry_http_requests_total{code="200",handler="base",method="get"}`) {
+		t.Fatalf("GET /metrics: %d\n%.2000s", status, body)
+	}
+	if status, _ := get(t, nil, http.MethodGet, "http://"+debugAddr+"/debug/pprof/"); status != http.StatusOK {
+		t.Fatalf("GET /debug/pprof/: %d", status)
+	}
+	// The registry's own address serves neither.
+	if status, _ := get(t, nil, http.MethodGet, r.URL+"/metrics"); status != http.StatusNotFound {
+		t.Fatalf("GET /metrics on the registry's address: %d", status)
+	}
 }
