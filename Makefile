@@ -79,6 +79,10 @@ cover: e2e-tools ## Write a coverage profile (coverage.out, coverage.html) and p
 	$(GO) tool cover -html=coverage.out -o coverage.html
 	$(GO) tool cover -func=coverage.out | tail -n 1
 
+.PHONY: run
+run: build ## Start packyard serve on 127.0.0.1:5000, publish the example packs, list, inspect and pull them
+	hack/run.sh
+
 .PHONY: quickstart
 quickstart: build ## Lint and build the example packs into out/, then unpack one back
 	@echo "==> bin/packyard pack lint $(EXAMPLES)"

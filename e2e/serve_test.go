@@ -202,3 +202,59 @@ func TestServeImmutablePackVersions(t *testing.T) {
 	testfs.SameTree(t, pack, pulled)
 	env.mustRun(t, repoRoot, packyardBin, "pack", "delete", "hello-chart:0.1.0", "-r", reg, "--plain-http")
 }
+
+// `packyard serve gc` collects garbage in a stopped registry's storage and
+// leaves every pack whole, the Palette base manifest included.
+func TestServeGC(t *testing.T) {
+	env := newClientEnv(t)
+	data := filepath.Join(t.TempDir(), "data")
+	s := serve(t, env.vars, "--data", data)
+	reg := s.Host + "/demo"
+	env.mustRun(t, repoRoot, packyardBin, append(append([]string{"pack", "push"}, examplePacks(t)...), "-r", reg, "--plain-http")...)
+	// The Palette base manifest is the archive's manifest, untagged.
+	archive := strings.TrimSpace(env.mustRun(t, repoRoot, craneBin, "digest", "--insecure", reg+"/spectro-packs/archive/hello-chart:0.1.0").stdout)
+	if err := s.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	res := env.mustRun(t, repoRoot, packyardBin, "serve", "gc", "--data", data)
+	if !strings.Contains(res.stdout, "eligible for deletion") {
+		t.Fatalf("dry run said:\n%s", res.stdout)
+	}
+	env.mustRun(t, repoRoot, packyardBin, "serve", "gc", "--data", data, "--delete", "--delete-untagged", "-q")
+
+	s = serve(t, env.vars, "--data", data)
+	reg = s.Host + "/demo"
+	for _, format := range []string{"native", "palette"} {
+		pulled := filepath.Join(t.TempDir(), format)
+		env.mustRun(t, repoRoot, packyardBin, "pack", "pull", "hello-chart:0.1.0", pulled, "-r", reg, "--plain-http", "--format", format)
+		testfs.SameTree(t, filepath.Join(repoRoot, "examples", "hello-chart"), pulled)
+	}
+	env.mustRun(t, repoRoot, craneBin, "manifest", "--insecure", reg+"/spectro-packs/archive@"+archive)
+}
+
+// `make run`'s script serves, publishes the examples, and lists, inspects
+// and pulls them back unchanged.
+func TestMakeRunScript(t *testing.T) {
+	tmp := t.TempDir()
+	env := append(baseEnv(),
+		"PACKYARD="+packyardBin,
+		"RUN_ADDR="+freeLoopbackAddr(t),
+		"RUN_DATA="+filepath.Join(tmp, "registry"),
+		"RUN_OUT="+filepath.Join(tmp, "pulled"),
+		"RUN_KEEP=0",
+	)
+	res := run(t, repoRoot, env, filepath.Join(repoRoot, "hack", "run.sh"))
+	if res.code != 0 {
+		t.Fatalf("hack/run.sh: exit %d\n%s%s", res.code, res.stdout, res.stderr)
+	}
+	for _, want := range []string{"3 pushed", "hello-chart", "pack.json:", "no differences"} {
+		if !strings.Contains(res.stdout, want) {
+			t.Errorf("hack/run.sh output lacks %q:\n%s", want, res.stdout)
+		}
+	}
+	// Run again on the same data: the packs are there already, unchanged.
+	res = run(t, repoRoot, env, filepath.Join(repoRoot, "hack", "run.sh"))
+	if res.code != 0 || !strings.Contains(res.stdout, "3 unchanged") {
+		t.Fatalf("second run: exit %d\n%s%s", res.code, res.stdout, res.stderr)
+	}
+}
