@@ -105,7 +105,7 @@ func (t *keepTags) Lookup(ctx context.Context, desc ocispec.Descriptor) ([]strin
 }
 
 func (t *keepTags) kept(ctx context.Context, desc ocispec.Descriptor) bool {
-	ms, err := t.repo.Repository.Manifests(ctx)
+	ms, err := t.repo.Manifests(ctx)
 	if err != nil {
 		return true // keep what can't be read
 	}

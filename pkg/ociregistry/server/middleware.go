@@ -317,7 +317,7 @@ func (m *manifests) checkOverwrite(ctx context.Context, tagsvc distribution.TagS
 
 // isPack says whether the manifest dgst of the repository is a pack version.
 func (m *manifests) isPack(ctx context.Context, dgst digest.Digest) bool {
-	mf, err := m.ManifestService.Get(ctx, dgst)
+	mf, err := m.Get(ctx, dgst)
 	if err != nil {
 		return false
 	}
@@ -327,7 +327,7 @@ func (m *manifests) isPack(ctx context.Context, dgst digest.Digest) bool {
 
 func (m *manifests) Delete(ctx context.Context, dgst digest.Digest) error {
 	s := m.repo.s
-	if mf, err := m.ManifestService.Get(ctx, dgst); err == nil {
+	if mf, err := m.Get(ctx, dgst); err == nil {
 		if _, payload, err := mf.Payload(); err == nil {
 			info := inspectManifest(m.repo.name(), payload)
 			if info.pack && !s.opts.AllowOverwrite {
@@ -359,7 +359,7 @@ func (t *tags) Tag(ctx context.Context, tag string, desc ocispec.Descriptor) err
 func (t *tags) Untag(ctx context.Context, tag string) error {
 	s := t.repo.s
 	if !s.opts.AllowOverwrite {
-		cur, err := t.TagService.Get(ctx, tag)
+		cur, err := t.Get(ctx, tag)
 		if err == nil {
 			ms, err := t.repo.Repository.Manifests(ctx)
 			if err == nil && (&manifests{ManifestService: ms, repo: t.repo}).isPack(ctx, cur.Digest) {

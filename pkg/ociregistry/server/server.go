@@ -214,6 +214,12 @@ func New(ctx context.Context, cfg *configuration.Configuration, logger *slog.Log
 	if s.opts, err = installMiddleware(cfg, s); err != nil {
 		return nil, err
 	}
+	if u := &cfg.Validation.Manifests.URLs; len(u.Allow) == 0 && len(u.Deny) == 0 {
+		// Non-distributable layers name where their content is; the
+		// distribution spec has registries accept such manifests, and
+		// distribution refuses every URL unless allowed.
+		u.Allow = []string{`^https?://[^#]*$`}
+	}
 	if t := cfg.Auth.Type(); t != "" && !strings.EqualFold(t, "none") {
 		if s.access, err = auth.GetAccessController(t, cfg.Auth.Parameters()); err != nil {
 			return nil, fmt.Errorf("auth %s: %w", t, err)
@@ -255,6 +261,9 @@ func (s *Server) v2(app http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if name, dgst, ok := referrersPath(r.URL.Path); ok {
 			s.serveReferrers(w, r, name, dgst)
+			return
+		}
+		if s.serveSpec(w, r, app) {
 			return
 		}
 		if strings.Contains(r.URL.Path, "/manifests/") && (r.Method == http.MethodPut || r.Method == http.MethodDelete) {

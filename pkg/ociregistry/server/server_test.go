@@ -409,7 +409,7 @@ func TestDebugServerMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	debugAddr := ln.Addr().String()
-	ln.Close()
+	_ = ln.Close()
 	r := start(t, ConfigOptions{DebugAddr: debugAddr}, slog.LevelError)
 	if status, _ := get(t, nil, http.MethodGet, r.URL+"/v2/"); status != http.StatusOK {
 		t.Fatalf("GET /v2/: %d", status)
