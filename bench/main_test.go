@@ -1,7 +1,9 @@
 // Package bench holds the registry benchmarks: the built packyard binary
 // against the oras CLI and the documented `tar czf` + `oras push` loop, on
 // one standalone distribution registry process on loopback, installed at a
-// pinned version by hack/tools.sh. Figures are in docs/benchmarks.md.
+// pinned version by hack/tools.sh; and `packyard serve` against that
+// registry program, taking turns on the same storage. Figures are in
+// docs/benchmarks.md.
 //
 // The package has benchmarks only; `go test` without -bench builds nothing
 // and starts nothing.
@@ -131,17 +133,46 @@ func findRepoRoot() (string, error) {
 	}
 }
 
-// registry is a standalone distribution registry process with filesystem
-// storage in a temporary folder, on a loopback port.
+// serverKind is a program that serves the registry API.
+type serverKind string
+
+const (
+	// distributionServer is the standalone distribution registry
+	// (`registry serve CONFIG`).
+	distributionServer serverKind = "distribution"
+	// packyardServer is `packyard serve --config CONFIG`: the same
+	// registry, embedded, with packyard's additions.
+	packyardServer serverKind = "packyard"
+)
+
+// registry is a registry process, the standalone distribution registry or
+// `packyard serve`, with filesystem storage in a folder, on a loopback
+// port. Both read the same configuration file: warn level, no access log.
 type registry struct {
+	// Kind is the program serving.
+	Kind serverKind
 	// Host is 127.0.0.1:PORT.
 	Host string
+	// DebugHost, when not empty, is the debug server's 127.0.0.1:PORT:
+	// pprof at /debug/pprof/ (both programs serve it at http.debug.addr).
+	DebugHost string
 	// Storage is the filesystem storage's root folder.
 	Storage string
 
 	cmd    *exec.Cmd
 	exited chan struct{}
 	log    *os.File
+}
+
+// serverOptions say how to start a registry process.
+type serverOptions struct {
+	// Kind is the program to start; the zero value is distribution.
+	Kind serverKind
+	// Dir holds the storage (Dir/storage), the configuration file and
+	// the log (Dir/KIND.log, appended to).
+	Dir string
+	// Debug starts the debug server (pprof) on another loopback port.
+	Debug bool
 }
 
 // sharedRegistry starts the run's registry on first use.
@@ -156,21 +187,37 @@ func sharedRegistry(b *testing.B) *registry {
 }
 
 func startRegistry() (*registry, error) {
-	dir := filepath.Join(tmpRoot, "registry")
-	r := &registry{Storage: filepath.Join(dir, "storage")}
+	return startServer(serverOptions{Kind: distributionServer, Dir: filepath.Join(tmpRoot, "registry")})
+}
+
+// startServer starts a registry process as opts say and waits until it
+// answers /v2/.
+func startServer(opts serverOptions) (*registry, error) {
+	kind := opts.Kind
+	if kind == "" {
+		kind = distributionServer
+	}
+	r := &registry{Kind: kind, Storage: filepath.Join(opts.Dir, "storage")}
 	if err := os.MkdirAll(r.Storage, 0o755); err != nil {
 		return nil, err
 	}
 	var err error
 	// The registry logs each 404 of a client's existence check at error
 	// level: keep its log in a file, read only when it fails.
-	if r.log, err = os.Create(filepath.Join(dir, "registry.log")); err != nil {
+	if r.log, err = os.OpenFile(filepath.Join(opts.Dir, string(kind)+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err != nil {
 		return nil, err
 	}
 	var lastErr error
 	for range 5 { // another process may take the port first
 		if r.Host, err = freeLoopbackAddr(); err != nil {
-			return nil, err
+			break
+		}
+		debug := ""
+		if opts.Debug {
+			if r.DebugHost, err = freeLoopbackAddr(); err != nil {
+				break
+			}
+			debug = fmt.Sprintf("  debug:\n    addr: %s\n", r.DebugHost)
 		}
 		config := fmt.Sprintf(`version: 0.1
 log:
@@ -187,20 +234,31 @@ storage:
       enabled: false
 http:
   addr: %s
-`, r.Storage, r.Host)
-		configFile := filepath.Join(dir, "config.yml")
-		if err := os.WriteFile(configFile, []byte(config), 0o644); err != nil {
-			return nil, err
+%s`, r.Storage, r.Host, debug)
+		configFile := filepath.Join(opts.Dir, "config.yml")
+		if err = os.WriteFile(configFile, []byte(config), 0o644); err != nil {
+			break
 		}
 		if lastErr = r.start(configFile); lastErr == nil {
 			return r, nil
 		}
 	}
-	return nil, fmt.Errorf("starting the registry: %v", lastErr)
+	_ = r.log.Close()
+	if err != nil {
+		return nil, err
+	}
+	return nil, fmt.Errorf("starting %s: %v", kind, lastErr)
 }
 
 func (r *registry) start(configFile string) error {
-	r.cmd = exec.Command(registryBin, "serve", configFile)
+	switch r.Kind {
+	case packyardServer:
+		// packyard's log level is its flag's; the configuration's
+		// accesslog.disabled turns its access log off.
+		r.cmd = exec.Command(packyardBin, "serve", "--config", configFile, "--log-level", "warn")
+	default:
+		r.cmd = exec.Command(registryBin, "serve", configFile)
+	}
 	r.cmd.Env = append(os.Environ(), "OTEL_TRACES_EXPORTER=none", "OTEL_METRICS_EXPORTER=none", "OTEL_LOGS_EXPORTER=none")
 	r.cmd.Stdout, r.cmd.Stderr = r.log, r.log
 	if err := r.cmd.Start(); err != nil {
@@ -214,7 +272,7 @@ func (r *registry) start(configFile string) error {
 	for {
 		select {
 		case <-r.exited:
-			return fmt.Errorf("the registry exited: %v", waitErr)
+			return fmt.Errorf("%s exited: %v", r.Kind, waitErr)
 		default:
 		}
 		resp, err := client.Get("http://" + r.Host + "/v2/")
@@ -225,14 +283,21 @@ func (r *registry) start(configFile string) error {
 			}
 		}
 		if time.Now().After(deadline) {
-			r.stop()
+			r.kill()
 			return fmt.Errorf("/v2/ did not answer within 30s: %v", err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 }
 
+// stop stops the process (SIGTERM, then SIGKILL after 5s) and closes its
+// log.
 func (r *registry) stop() {
+	r.kill()
+	_ = r.log.Close()
+}
+
+func (r *registry) kill() {
 	_ = r.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-r.exited:
@@ -240,7 +305,6 @@ func (r *registry) stop() {
 		_ = r.cmd.Process.Kill()
 		<-r.exited
 	}
-	_ = r.log.Close()
 }
 
 func freeLoopbackAddr() (string, error) {
@@ -294,13 +358,21 @@ func timed(b *testing.B, dir, name string, args ...string) usage {
 	return u
 }
 
-// registryCPU is the CPU time the registry process has used so far, read
-// from /proc/PID/stat (utime and stime, in clock ticks of 10 ms).
+// registryCPU is the CPU time the run's shared registry has used so far.
 func registryCPU() time.Duration {
-	if reg == nil || reg.cmd == nil || reg.cmd.Process == nil {
+	if reg == nil {
 		return 0
 	}
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", reg.cmd.Process.Pid))
+	return reg.cpu()
+}
+
+// cpu is the CPU time the process has used so far, read from
+// /proc/PID/stat (utime and stime, in clock ticks of 10 ms).
+func (r *registry) cpu() time.Duration {
+	if r.cmd == nil || r.cmd.Process == nil {
+		return 0
+	}
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", r.cmd.Process.Pid))
 	if err != nil {
 		return 0
 	}
