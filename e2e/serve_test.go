@@ -50,6 +50,7 @@ func serve(t *testing.T, env []string, args ...string) *served {
 	for {
 		select {
 		case err := <-s.exited:
+			s.stopped = true // the cleanup must not wait for the exit again
 			t.Fatalf("packyard serve exited: %v\n%s", err, s.logs.String())
 		default:
 		}
