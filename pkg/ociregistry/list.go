@@ -70,12 +70,26 @@ type VersionInfo struct {
 	EOL         string                   `json:"eol,omitempty"`
 }
 
-// List lists the packs below loc, their versions and metadata, from tags
-// and manifests only: no blob is downloaded. Pack names come from the
-// registry's catalog, or from opts.Names; a registry that refuses its
-// catalog gives an error wrapping ErrCatalogUnavailable unless names are
-// given. Packs are sorted by name, versions by semantic version.
+// List lists the packs below loc, their versions and metadata. A packyard
+// registry answers in one request, from its pack catalog (CatalogAPIPath);
+// other registries, and packyard registries that refuse or cannot yet
+// answer it, are read through the OCI API: tags and manifests only, no
+// blob. Both give the same result. Pack names come from the registry's
+// catalog, or from opts.Names; a registry that refuses its catalog gives
+// an error wrapping ErrCatalogUnavailable unless names are given. Packs are
+// sorted by name, versions by semantic version.
 func (c *Client) List(ctx context.Context, loc Location, opts ListOptions) ([]PackInfo, error) {
+	packs, err := c.listFromCatalogAPI(ctx, loc, opts)
+	if !errors.Is(err, errNoCatalogAPI) {
+		return packs, err
+	}
+	return c.listFromOCI(ctx, loc, opts)
+}
+
+// listFromOCI lists the packs below loc through the OCI distribution API:
+// the registry's _catalog (or opts.Names), the tags of each pack
+// repository, and each tag's manifest.
+func (c *Client) listFromOCI(ctx context.Context, loc Location, opts ListOptions) ([]PackInfo, error) {
 	limit := opts.Concurrency
 	if limit <= 0 {
 		limit = DefaultListConcurrency

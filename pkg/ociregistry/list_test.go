@@ -43,13 +43,14 @@ func (l *requestLog) add(r *http.Request) {
 	l.requests = append(l.requests, s)
 }
 
-// matching lists the requests with the method whose path holds part.
+// matching lists the requests with the method (any, if empty) whose path
+// holds part.
 func (l *requestLog) matching(method, part string) []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var out []string
 	for _, r := range l.requests {
-		if strings.HasPrefix(r, method+" ") && strings.Contains(r, part) {
+		if (method == "" || strings.HasPrefix(r, method+" ")) && strings.Contains(r, part) {
 			out = append(out, r)
 		}
 	}
@@ -66,14 +67,26 @@ func (l *requestLog) reset() {
 // request and, when catalogStatus is set, answers /v2/_catalog with it.
 func proxy(t *testing.T, reg *testregistry.Registry, catalogStatus int) (string, *requestLog) {
 	t.Helper()
+	return interceptingProxy(t, reg.Handler(), func(w http.ResponseWriter, r *http.Request) bool {
+		if catalogStatus == 0 || r.URL.Path != "/v2/_catalog" {
+			return false
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(catalogStatus)
+		_, _ = w.Write([]byte(`{"errors":[{"code":"UNAUTHORIZED","message":"catalog refused"}]}`))
+		return true
+	})
+}
+
+// interceptingProxy serves h on a server of its own that logs every
+// request, and lets intercept answer a request first: h serves the
+// requests it does not answer (it returns false).
+func interceptingProxy(t *testing.T, h http.Handler, intercept func(http.ResponseWriter, *http.Request) bool) (string, *requestLog) {
+	t.Helper()
 	log := &requestLog{}
-	h := reg.Handler()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		log.add(r)
-		if catalogStatus != 0 && r.URL.Path == "/v2/_catalog" {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(catalogStatus)
-			_, _ = w.Write([]byte(`{"errors":[{"code":"UNAUTHORIZED","message":"catalog refused"}]}`))
+		if intercept != nil && intercept(w, r) {
 			return
 		}
 		h.ServeHTTP(w, r)
@@ -188,8 +201,22 @@ func pushPaletteByHand(t *testing.T, loc ociregistry.Location, c *ociregistry.Cl
 	return desc
 }
 
+// TestList lists the same packs from a registry without packyard's catalog
+// API (distribution), which List reads through the OCI API, and from
+// packyard's own, which answers each List in one request.
 func TestList(t *testing.T) {
-	reg := testregistry.New(t)
+	for _, kind := range []string{"distribution", "packyard"} {
+		t.Run(kind, func(t *testing.T) {
+			reg := testregistry.New(t)
+			if kind == "packyard" {
+				reg = packyardRegistry(t)
+			}
+			testList(t, reg, kind == "packyard")
+		})
+	}
+}
+
+func testList(t *testing.T, reg *testregistry.Registry, catalogAPI bool) {
 	host, log := proxy(t, reg, 0)
 	c := newClient(t)
 	loc := mustLocation(t, host+"/team")
@@ -276,12 +303,26 @@ func TestList(t *testing.T) {
 		t.Errorf("List of the root: %+v", got)
 	}
 
-	// Listing reads tags and manifests, never a blob.
+	// Listing reads tags and manifests, never a blob; from packyard's
+	// catalog, nothing else than one request per listing.
 	if blobs := log.matching(http.MethodGet, "/blobs/"); len(blobs) != 0 {
 		t.Errorf("List fetched %d blobs: %v", len(blobs), blobs)
 	}
+	api := log.matching(http.MethodGet, ociregistry.CatalogAPIPath)
+	if catalogAPI {
+		if v2 := log.matching("", "/v2/"); len(v2) != 0 {
+			t.Errorf("List through the catalog API sent OCI API requests: %v", v2)
+		}
+		if want := len(tests) + 1; len(api) != want {
+			t.Errorf("%d catalog API requests for %d listings: %v", len(api), want, api)
+		}
+		return
+	}
 	if len(log.matching(http.MethodGet, "/manifests/")) == 0 {
 		t.Error("List fetched no manifest; the request log is not working")
+	}
+	if want := len(tests) + 1; len(api) != want {
+		t.Errorf("%d catalog API requests for %d listings: %v", len(api), want, api)
 	}
 }
 

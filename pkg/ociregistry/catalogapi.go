@@ -1,0 +1,121 @@
+package ociregistry
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"oras.land/oras-go/v2/registry/remote/auth"
+	"oras.land/oras-go/v2/registry/remote/retry"
+)
+
+// CatalogAPIPath is where a packyard registry serves its pack catalog: every
+// pack with its versions and metadata in one response (docs/catalog-api.md).
+const CatalogAPIPath = "/api/v1/packs"
+
+// maxCatalogAPIResponse bounds what List reads of a catalog response; a
+// catalog of 10,000 pack versions is about 3 MB.
+const maxCatalogAPIResponse = 256 << 20
+
+// errNoCatalogAPI: the registry does not answer the catalog API the way a
+// packyard registry does; List reads the OCI API instead.
+var errNoCatalogAPI = errors.New("the registry has no packyard catalog API")
+
+// catalogAPIResponse is the part of the catalog API's response List reads.
+type catalogAPIResponse struct {
+	// Packs is a pointer so that a body without it is told apart from an
+	// empty catalog.
+	Packs *[]struct {
+		Name     string        `json:"name"`
+		Base     string        `json:"base"`
+		Versions []VersionInfo `json:"versions"`
+	} `json:"packs"`
+}
+
+// listFromCatalogAPI lists the packs below loc with one request to
+// packyard's catalog API. It fails with errNoCatalogAPI when the registry
+// does not offer the API (404, 405, an answer that is not the catalog's),
+// refuses it (401, 403), or cannot answer it yet (503 while a registry
+// builds its catalog): the OCI API gives the same listing, more slowly.
+func (c *Client) listFromCatalogAPI(ctx context.Context, loc Location, opts ListOptions) ([]PackInfo, error) {
+	q := url.Values{"base": {loc.Base}}
+	for _, n := range opts.Names {
+		if strings.Contains(n, "/") {
+			// The catalog knows only names of one path element.
+			return nil, errNoCatalogAPI
+		}
+		q.Add("name", n)
+	}
+	if len(opts.Names) > 0 && len(q["name"]) == 0 {
+		return nil, errNoCatalogAPI
+	}
+	if opts.Layer != "" {
+		q.Set("layer", opts.Layer)
+	}
+	scheme := "https"
+	if c.opts.PlainHTTP {
+		scheme = "http"
+	}
+	u := url.URL{Scheme: scheme, Host: loc.Registry, Path: CatalogAPIPath, RawQuery: q.Encode()}
+	ctx = auth.AppendScopesForHost(ctx, loc.Registry, auth.ScopeRegistryCatalog)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.apiClient().Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("%w: %w", errNoCatalogAPI, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // keep the connection
+		return nil, fmt.Errorf("%w: %s answered %s", errNoCatalogAPI, CatalogAPIPath, resp.Status)
+	}
+	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "application/json" {
+		return nil, fmt.Errorf("%w: %s answered %q", errNoCatalogAPI, CatalogAPIPath, mt)
+	}
+	var body catalogAPIResponse
+	dec := json.NewDecoder(io.LimitReader(resp.Body, maxCatalogAPIResponse))
+	if err := dec.Decode(&body); err != nil || body.Packs == nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("%w: %s did not answer with a pack catalog: %v", errNoCatalogAPI, CatalogAPIPath, err)
+	}
+	out := []PackInfo{}
+	for _, p := range *body.Packs {
+		if p.Base != loc.Base || len(p.Versions) == 0 {
+			continue
+		}
+		slices.SortFunc(p.Versions, func(a, b VersionInfo) int { return CompareTags(a.Tag, b.Tag) })
+		out = append(out, PackInfo{Name: p.Name, Versions: p.Versions})
+	}
+	slices.SortFunc(out, func(a, b PackInfo) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+// apiClient is the client's authenticating HTTP client without its
+// retries: a registry building its catalog answers 503, which List answers
+// at once by reading the OCI API instead.
+func (c *Client) apiClient() *auth.Client {
+	ac := *c.auth
+	if ac.Client != nil {
+		hc := *ac.Client
+		if rt, ok := hc.Transport.(*retry.Transport); ok {
+			hc.Transport = rt.Base
+		}
+		ac.Client = &hc
+	}
+	return &ac
+}
