@@ -162,7 +162,7 @@ func BenchmarkCatalog(b *testing.B) {
 		must(b, err)
 		var took []time.Duration
 		b.ResetTimer()
-		for i := 0; i < b.N*catalogSamples/4; i++ {
+		for i := 0; i < b.N*catalogSamples; i++ {
 			b.StopTimer()
 			if err := pusher.mount(ctx, catalogBase+"/packs/changing", "seed/packs/seed", cfg); err != nil {
 				b.Fatal(err)

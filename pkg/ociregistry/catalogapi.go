@@ -45,6 +45,9 @@ type catalogAPIResponse struct {
 // refuses it (401, 403), or cannot answer it yet (503 while a registry
 // builds its catalog): the OCI API gives the same listing, more slowly.
 func (c *Client) listFromCatalogAPI(ctx context.Context, loc Location, opts ListOptions) ([]PackInfo, error) {
+	if loc.Registry == "docker.io" {
+		return nil, errNoCatalogAPI // Docker Hub, which is not packyard
+	}
 	q := url.Values{"base": {loc.Base}}
 	for _, n := range opts.Names {
 		if strings.Contains(n, "/") {

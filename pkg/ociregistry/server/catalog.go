@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -759,7 +760,7 @@ func parseCatalogFilter(q url.Values) (catalogFilter, error) {
 	var f catalogFilter
 	single := func(k string) (string, error) {
 		if len(q[k]) > 1 {
-			return "", errors.Join(errBadFilter, errors.New(k+" is given more than once"))
+			return "", fmt.Errorf("%w: %s is given more than once", errBadFilter, k)
 		}
 		return strings.TrimSpace(q.Get(k)), nil
 	}
@@ -794,7 +795,7 @@ func parseCatalogFilter(q url.Values) (catalogFilter, error) {
 			s, err = single(k)
 			f.words = strings.Fields(strings.ToLower(s))
 		default:
-			err = errors.Join(errBadFilter, errors.New("unknown parameter "+k+": the catalog knows name, base, prefix, layer, addonType, cloudType and q"))
+			err = fmt.Errorf("%w: unknown parameter %q: the catalog knows name, base, prefix, layer, addonType, cloudType and q", errBadFilter, k)
 		}
 		if err != nil {
 			return f, err

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -582,5 +583,10 @@ func TestParseCatalogFilterKey(t *testing.T) {
 	c, _ := parseCatalogFilter(url.Values{"name": {"a", "b"}, "layer": {"os"}, "base": {""}})
 	if a.key() != b.key() || a.key() == c.key() {
 		t.Errorf("keys: %q %q %q", a.key(), b.key(), c.key())
+	}
+	for _, q := range []url.Values{{"layers": {"os"}}, {"layer": {"os", "cni"}}} {
+		if _, err := parseCatalogFilter(q); !errors.Is(err, errBadFilter) {
+			t.Errorf("parseCatalogFilter(%v): %v, want errBadFilter", q, err)
+		}
 	}
 }
