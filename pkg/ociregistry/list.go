@@ -277,15 +277,17 @@ func nativeVersion(ctx context.Context, repo fetchReferencer, tag string) (*Vers
 	} else if enc != mediatypes.EncodingNative {
 		return nil, fmt.Errorf("%s holds a %s encoding, not the native one: %w", tag, enc, packer.ErrNotPack)
 	}
-	v := versionFromAnnotations(m.Annotations, tag)
+	v := VersionFromAnnotations(m.Annotations, tag)
 	v.Encodings = []string{mediatypes.EncodingNative}
 	v.Digests = map[string]digest.Digest{mediatypes.EncodingNative: desc.Digest}
 	return v, nil
 }
 
-// versionFromAnnotations reads the listing annotations of a native
-// manifest.
-func versionFromAnnotations(ann map[string]string, tag string) *VersionInfo {
+// VersionFromAnnotations reads the listing annotations of a native pack
+// manifest tagged tag; a manifest without a version annotation has the tag
+// as its version. packyard's registry builds its catalog with it, so that
+// both ways of listing read the same metadata.
+func VersionFromAnnotations(ann map[string]string, tag string) *VersionInfo {
 	v := &VersionInfo{
 		Version:     ann[mediatypes.AnnotationPackVersion],
 		Tag:         tag,

@@ -17,7 +17,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/Masterminds/semver/v3"
 	"github.com/distribution/distribution/v3"
 	"github.com/distribution/distribution/v3/registry/api/errcode"
 	"github.com/distribution/distribution/v3/registry/auth"
@@ -29,6 +28,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/packyard/packyard/pkg/mediatypes"
+	"github.com/packyard/packyard/pkg/ociregistry"
 	"github.com/packyard/packyard/pkg/packer"
 )
 
@@ -58,22 +58,8 @@ type CatalogPack struct {
 }
 
 // CatalogVersion is one tag of a pack, with the metadata its native
-// manifest's annotations carry. A version with only a Palette archive has
-// no metadata, and its Version is its tag.
-type CatalogVersion struct {
-	Version string `json:"version"`
-	Tag     string `json:"tag"`
-	// Encodings present, native first.
-	Encodings []string `json:"encodings"`
-	// Digests are the manifest digests, by encoding.
-	Digests     map[string]digest.Digest `json:"digests"`
-	DisplayName string                   `json:"displayName,omitempty"`
-	Layer       string                   `json:"layer,omitempty"`
-	AddonType   string                   `json:"addonType,omitempty"`
-	CloudTypes  []string                 `json:"cloudTypes,omitempty"`
-	Group       string                   `json:"group,omitempty"`
-	EOL         string                   `json:"eol,omitempty"`
-}
+// manifest's annotations carry: what the client lists, in the same form.
+type CatalogVersion = ociregistry.VersionInfo
 
 // catalogAccess is what reading the catalog needs, as for distribution's
 // _catalog.
@@ -100,16 +86,6 @@ const (
 	catalogWarmPause = 100 * time.Millisecond
 )
 
-// catalogs holds the catalog of each Server: the Server type has no field
-// for it.
-var catalogs sync.Map // *Server → *catalog
-
-func catalogOf(s *Server) *catalog {
-	c, _ := catalogs.Load(s)
-	cat, _ := c.(*catalog)
-	return cat
-}
-
 // startCatalog starts building the pack catalog from storage, in the
 // background, and keeps it current: on every change this server makes (a
 // hook of s.onChange re-reads the repository that changed) and every
@@ -123,12 +99,8 @@ func (s *Server) startCatalog(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	c := newCatalog(s)
 	c.cancel = cancel
-	catalogs.Store(s, c)
+	s.catalog = c
 	s.onChange = append(s.onChange, c.changed)
-	go func() {
-		<-ctx.Done()
-		catalogs.CompareAndDelete(s, c)
-	}()
 	go c.run(ctx, every)
 	select {
 	case <-c.ready:
@@ -141,7 +113,7 @@ func (s *Server) startCatalog(ctx context.Context) error {
 
 // stopCatalog stops the catalog's refreshes.
 func (s *Server) stopCatalog() {
-	if c := catalogOf(s); c != nil {
+	if c := s.catalog; c != nil {
 		c.cancel()
 		<-c.done
 	}
@@ -149,7 +121,7 @@ func (s *Server) stopCatalog() {
 
 // catalogHandler serves GET /api/v1/packs.
 func (s *Server) catalogHandler() http.Handler {
-	c := catalogOf(s)
+	c := s.catalog
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !s.authorize(w, r, catalogAccess) {
 			return
@@ -541,7 +513,9 @@ func readManifest(ctx context.Context, ms distribution.ManifestService, dgst dig
 		return meta, nil
 	}
 	if enc, err := packer.Encoding(m); err == nil && enc == mediatypes.EncodingNative {
-		meta.native = versionFromAnnotations(m.Annotations)
+		// Cached by digest: the tag, and the version a manifest without
+		// one takes from it, are set when the catalog is rebuilt.
+		meta.native = ociregistry.VersionFromAnnotations(m.Annotations, "")
 	}
 	return meta, nil
 }
@@ -551,23 +525,6 @@ type payloadFetcher []byte
 
 func (p payloadFetcher) Fetch(context.Context, ocispec.Descriptor) (io.ReadCloser, error) {
 	return io.NopCloser(bytes.NewReader(p)), nil
-}
-
-// versionFromAnnotations reads the listing annotations of a native
-// manifest, as the client does (ociregistry.versionFromAnnotations).
-func versionFromAnnotations(ann map[string]string) *CatalogVersion {
-	v := &CatalogVersion{
-		Version:     ann[mediatypes.AnnotationPackVersion],
-		DisplayName: ann[mediatypes.AnnotationPackDisplayName],
-		Layer:       ann[mediatypes.AnnotationPackLayer],
-		AddonType:   ann[mediatypes.AnnotationPackAddonType],
-		Group:       ann[mediatypes.AnnotationPackGroup],
-		EOL:         ann[mediatypes.AnnotationPackEOL],
-	}
-	if ct := ann[mediatypes.AnnotationPackCloudTypes]; ct != "" {
-		v.CloudTypes = strings.Split(ct, ",")
-	}
-	return v
 }
 
 // sweep forgets the manifests no tag points to any more.
@@ -720,26 +677,8 @@ func newPackEntry(key packKey, versions map[string]*CatalogVersion) *packEntry {
 		text := strings.ToLower(strings.Join(append([]string{key.name, v.DisplayName, v.Version, v.Tag, v.Layer, v.AddonType, v.Group}, v.CloudTypes...), "\x00"))
 		e.versions = append(e.versions, versionEntry{v: v, json: data, text: text})
 	}
-	slices.SortFunc(e.versions, func(a, b versionEntry) int { return compareTags(a.v.Tag, b.v.Tag) })
+	slices.SortFunc(e.versions, func(a, b versionEntry) int { return ociregistry.CompareTags(a.v.Tag, b.v.Tag) })
 	return e
-}
-
-// compareTags orders tags by the semantic version they carry ('_' read as
-// '+'), then by name, as the client does (ociregistry.CompareTags).
-func compareTags(a, b string) int {
-	va, ea := semver.NewVersion(strings.ReplaceAll(a, "_", "+"))
-	vb, eb := semver.NewVersion(strings.ReplaceAll(b, "_", "+"))
-	switch {
-	case ea == nil && eb == nil:
-		if c := va.Compare(vb); c != 0 {
-			return c
-		}
-	case ea == nil:
-		return 1
-	case eb == nil:
-		return -1
-	}
-	return strings.Compare(a, b)
 }
 
 // catalogFilter is what a request asks for.

@@ -387,7 +387,7 @@ func TestCatalogOtherReplica(t *testing.T) {
 	if _, cat, _ := b.catalog(t, ""); !reflect.DeepEqual(summary(cat), []string{"team/shared:1.0.0[native]"}) {
 		t.Fatalf("replica b at start: %q", summary(cat))
 	}
-	cb := catalogOf(b.srv)
+	cb := b.srv.catalog
 	cb.mu.Lock()
 	first := cb.meta[d100]
 	cb.mu.Unlock()

@@ -195,6 +195,7 @@ type Server struct {
 
 	locks    keyLocks
 	onChange []func(ctx context.Context, repo string)
+	catalog  *catalog
 }
 
 // New makes the registry of cfg, logging to logger; distribution's own
