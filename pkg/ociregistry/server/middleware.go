@@ -61,57 +61,44 @@ func installMiddleware(cfg *configuration.Configuration, s *Server) (Options, er
 	if err := registerMiddleware(); err != nil {
 		return Options{}, err
 	}
-	if cfg.Middleware == nil {
-		cfg.Middleware = map[string][]configuration.Middleware{}
-	}
-	mws := cfg.Middleware["registry"]
-	idx := -1
-	for i, mw := range mws {
-		if mw.Name == middlewareName {
-			idx = i
-		}
-	}
-	if idx < 0 {
-		mws = append(mws, configuration.Middleware{Name: middlewareName})
-		idx = len(mws) - 1
-	}
-	mw := mws[idx]
-	opts, err := parseOptions(mw.Options)
+	opts, err := parseOptions(packyardMiddleware(cfg).Options)
 	if err != nil {
 		return Options{}, fmt.Errorf("middleware.registry %s: %w", middlewareName, err)
 	}
-	o := map[string]any{}
-	for k, v := range mw.Options {
-		o[k] = v
-	}
-	o[serverOption] = s
-	mw.Options = o
-	mws[idx] = mw
-	cfg.Middleware["registry"] = mws
+	setMiddlewareOption(cfg, serverOption, s)
 	return opts, nil
 }
 
-// setMiddlewareOption sets an option of packyard's middleware in cfg,
-// adding the middleware if the configuration does not name it.
-func setMiddlewareOption(cfg *configuration.Configuration, key string, value any) {
+// packyardMiddleware is packyard's entry among cfg's registry middlewares,
+// added when the configuration does not name it.
+func packyardMiddleware(cfg *configuration.Configuration) *configuration.Middleware {
 	if cfg.Middleware == nil {
 		cfg.Middleware = map[string][]configuration.Middleware{}
 	}
 	mws := cfg.Middleware["registry"]
-	for i, mw := range mws {
-		if mw.Name == middlewareName {
-			o := configuration.Parameters{}
-			for k, v := range mw.Options {
-				if !strings.EqualFold(k, key) {
-					o[k] = v
-				}
-			}
-			o[key] = value
-			mws[i].Options = o
-			return
+	for i := range mws {
+		if mws[i].Name == middlewareName {
+			return &mws[i]
 		}
 	}
-	cfg.Middleware["registry"] = append(mws, configuration.Middleware{Name: middlewareName, Options: configuration.Parameters{key: value}})
+	mws = append(mws, configuration.Middleware{Name: middlewareName})
+	cfg.Middleware["registry"] = mws
+	return &mws[len(mws)-1]
+}
+
+// setMiddlewareOption sets an option of packyard's middleware in cfg,
+// adding the middleware if the configuration does not name it. The
+// options are copied, not changed in place.
+func setMiddlewareOption(cfg *configuration.Configuration, key string, value any) {
+	mw := packyardMiddleware(cfg)
+	o := configuration.Parameters{}
+	for k, v := range mw.Options {
+		if !strings.EqualFold(k, key) {
+			o[k] = v
+		}
+	}
+	o[key] = value
+	mw.Options = o
 }
 
 func parseOptions(m configuration.Parameters) (Options, error) {
@@ -327,20 +314,20 @@ func (m *manifests) isPack(ctx context.Context, dgst digest.Digest) bool {
 
 func (m *manifests) Delete(ctx context.Context, dgst digest.Digest) error {
 	s := m.repo.s
-	if mf, err := m.Get(ctx, dgst); err == nil {
-		if _, payload, err := mf.Payload(); err == nil {
-			info := inspectManifest(m.repo.name(), payload)
-			if info.pack && !s.opts.AllowOverwrite {
-				return denied(ctx, fmt.Sprintf("%s@%s is a pack version; pack versions are immutable on this registry and cannot be deleted "+
-					"unless the registry is started with overwrites allowed (packyard serve --allow-overwrite)", m.repo.name(), dgst))
-			}
-		}
+	if !s.opts.AllowOverwrite && m.isPack(ctx, dgst) {
+		return deleteDenied(ctx, m.repo.name()+"@"+dgst.String())
 	}
 	if err := m.ManifestService.Delete(ctx, dgst); err != nil {
 		return err
 	}
 	s.changed(ctx, m.repo.name())
 	return nil
+}
+
+// deleteDenied refuses to delete ref, a pack version.
+func deleteDenied(ctx context.Context, ref string) error {
+	return denied(ctx, ref+" is a pack version; pack versions are immutable on this registry and cannot be deleted "+
+		"unless the registry is started with overwrites allowed (packyard serve --allow-overwrite)")
 }
 
 type tags struct {
@@ -363,8 +350,7 @@ func (t *tags) Untag(ctx context.Context, tag string) error {
 		if err == nil {
 			ms, err := t.repo.Repository.Manifests(ctx)
 			if err == nil && (&manifests{ManifestService: ms, repo: t.repo}).isPack(ctx, cur.Digest) {
-				return denied(ctx, fmt.Sprintf("%s:%s is a pack version; pack versions are immutable on this registry and cannot be deleted "+
-					"unless the registry is started with overwrites allowed (packyard serve --allow-overwrite)", t.repo.name(), tag))
+				return deleteDenied(ctx, t.repo.name()+":"+tag)
 			}
 		}
 	}
