@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"sync"
 	"testing"
 
@@ -61,17 +60,9 @@ func (c *countingManifests) Enumerate(ctx context.Context, f func(digest.Digest)
 // Each manifest is read and parsed once, however many times its repository's
 // referrers are listed.
 func TestReferrersReadEachManifestOnce(t *testing.T) {
-	cfg, err := LoadConfig(ConfigOptions{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := New(t.Context(), cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(hs.Close)
-	c := &specClient{t: t, base: hs.URL}
+	r := start(t, ConfigOptions{}, slog.LevelError)
+	srv := r.Server
+	c := &specClient{t: t, base: r.URL}
 	const repo = "cache/app"
 	subject := newImage(imageOptions{layers: 1})
 	c.push(repo, subject, "v1")

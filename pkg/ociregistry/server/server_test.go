@@ -48,6 +48,8 @@ func (s *syncBuffer) String() string {
 // running is a registry served on a loopback port until the test ends.
 type running struct {
 	URL    string
+	// Server is the registry, for tests that reach into it.
+	Server *Server
 	Logs   *syncBuffer
 	cancel context.CancelFunc
 	done   chan error
@@ -100,7 +102,7 @@ func start(t *testing.T, opts ConfigOptions, level slog.Level) *running {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{URL: "http://" + ln.Addr().String(), Logs: logs, cancel: cancel, done: make(chan error, 1), read: &atomic.Int64{}}
+	r := &running{URL: "http://" + ln.Addr().String(), Server: srv, Logs: logs, cancel: cancel, done: make(chan error, 1), read: &atomic.Int64{}}
 	ln = countingListener{Listener: ln, read: r.read}
 	if cfg.HTTP.TLS.Certificate != "" {
 		r.URL = "https://" + ln.Addr().String()
