@@ -3,19 +3,13 @@ package e2e
 import (
 	"bufio"
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"io"
 	"io/fs"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -32,6 +26,8 @@ import (
 	"github.com/distribution/distribution/v3/configuration"
 	"gopkg.in/yaml.v3"
 
+	"github.com/packyard/packyard/internal/testcert"
+	"github.com/packyard/packyard/internal/testenv"
 	"github.com/packyard/packyard/pkg/ociregistry/server"
 )
 
@@ -631,8 +627,8 @@ func TestDeployHelmHtpasswdTLS(t *testing.T) {
 	}
 
 	// Run it: TLS from a certificate made here, the htpasswd from the chart.
-	cert, key, pool := selfSignedCert(t)
-	p := startRendered(t, r, map[string]map[string]string{"packyard-tls": {"tls.crt": cert, "tls.key": key}}, pool)
+	cert, key := testcert.SelfSigned(t)
+	p := startRendered(t, r, map[string]map[string]string{"packyard-tls": {"tls.crt": string(cert), "tls.key": string(key)}}, testcert.Pool(t, cert))
 	p.expectStatus(t, "/health", nil, http.StatusOK, `{"status":"UP"}`)
 	p.expectStatus(t, "/v2/", nil, http.StatusUnauthorized, "")
 	p.expectStatus(t, "/v2/", []string{"ci", "ci"}, http.StatusOK, "")
@@ -820,7 +816,7 @@ func startPackyard(t *testing.T, args, env []string, addr string, ca *x509.CertP
 		p.base = "https://" + addr
 		p.client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca}}
 	}
-	logs := &lockedBuffer{}
+	logs := &testenv.SyncBuffer{}
 	cmd := exec.Command(packyardBin, args...)
 	cmd.Env = append(slices.DeleteFunc(baseEnv(), func(kv string) bool { return strings.HasPrefix(kv, "REGISTRY_") }), env...)
 	cmd.Stdout, cmd.Stderr = logs, logs
@@ -912,43 +908,6 @@ func rewriteStrings(v any, f func(string) string) {
 			}
 		}
 	}
-}
-
-// selfSignedCert makes a certificate for 127.0.0.1 and its key, PEM, and a
-// pool that trusts it.
-func selfSignedCert(t *testing.T) (certPEM, keyPEM string, pool *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "packyard e2e"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool = x509.NewCertPool()
-	pool.AddCert(cert)
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
-		string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})), pool
 }
 
 func addrPort(t *testing.T, addr string) int {

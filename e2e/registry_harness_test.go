@@ -20,12 +20,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/packyard/packyard/internal/testenv"
 )
 
 // registry is a standalone distribution registry process, started for one
@@ -41,7 +42,7 @@ type registry struct {
 	// User and Password are the htpasswd login of a registry with auth.
 	User, Password string
 
-	log *lockedBuffer
+	log *testenv.SyncBuffer
 }
 
 // registryOptions pick a registry variant. The zero value is a plain HTTP
@@ -59,7 +60,7 @@ type registryOptions struct {
 func startRegistry(t *testing.T, opts registryOptions) *registry {
 	t.Helper()
 	dir := t.TempDir()
-	r := &registry{Storage: filepath.Join(dir, "storage"), log: &lockedBuffer{}}
+	r := &registry{Storage: filepath.Join(dir, "storage"), log: &testenv.SyncBuffer{}}
 	if err := os.Mkdir(r.Storage, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -263,24 +264,6 @@ func writePEM(t *testing.T, file, typ string, der []byte) {
 	}
 }
 
-// lockedBuffer collects a process's output from several goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // clientEnv is the environment of the commands one test runs: its own
 // docker config (credentials), packyard settings and helm folders, never
 // the user's.
@@ -375,11 +358,11 @@ func (e *clientEnv) helm(t *testing.T, dir string, args ...string) result {
 }
 
 // command is a started process whose output is collected.
-func (e *clientEnv) command(ctx context.Context, name string, args ...string) (*exec.Cmd, *lockedBuffer, *lockedBuffer) {
+func (e *clientEnv) command(ctx context.Context, name string, args ...string) (*exec.Cmd, *testenv.SyncBuffer, *testenv.SyncBuffer) {
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = repoRoot
 	cmd.Env = append(baseEnv(), e.vars...)
-	stdout, stderr := &lockedBuffer{}, &lockedBuffer{}
+	stdout, stderr := &testenv.SyncBuffer{}, &testenv.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	return cmd, stdout, stderr
 }

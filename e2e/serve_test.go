@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/packyard/packyard/internal/testenv"
 	"github.com/packyard/packyard/internal/testfs"
 )
 
@@ -20,7 +21,7 @@ import (
 type served struct {
 	Host   string
 	cmd    *exec.Cmd
-	logs   *lockedBuffer
+	logs   *testenv.SyncBuffer
 	exited chan error
 	// stopped says stop saw the process exit.
 	stopped bool
@@ -30,7 +31,7 @@ type served struct {
 // waits for /health.
 func serve(t *testing.T, env []string, args ...string) *served {
 	t.Helper()
-	s := &served{Host: freeLoopbackAddr(t), logs: &lockedBuffer{}, exited: make(chan error, 1)}
+	s := &served{Host: freeLoopbackAddr(t), logs: &testenv.SyncBuffer{}, exited: make(chan error, 1)}
 	s.cmd = exec.Command(packyardBin, append([]string{"serve", "--addr", s.Host}, args...)...)
 	s.cmd.Env = append(baseEnv(), env...)
 	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs

@@ -3,16 +3,9 @@ package server
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -25,32 +18,17 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/packyard/packyard/internal/testcert"
+	"github.com/packyard/packyard/internal/testenv"
 )
-
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // running is a registry served on a loopback port until the test ends.
 type running struct {
-	URL    string
+	URL string
 	// Server is the registry, for tests that reach into it.
 	Server *Server
-	Logs   *syncBuffer
+	Logs   *testenv.SyncBuffer
 	cancel context.CancelFunc
 	done   chan error
 	// read counts the bytes the server has read from its connections.
@@ -92,7 +70,7 @@ func start(t *testing.T, opts ConfigOptions, level slog.Level) *running {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testenv.SyncBuffer{}
 	srv, err := New(t.Context(), cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: level})))
 	if err != nil {
 		t.Fatal(err)
@@ -338,7 +316,7 @@ func TestHtpasswdFromEnvironment(t *testing.T) {
 
 func TestTLSFromEnvironment(t *testing.T) {
 	dir := t.TempDir()
-	certPEM, keyPEM := selfSigned(t)
+	certPEM, keyPEM := testcert.SelfSigned(t)
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	if err := os.WriteFile(certFile, certPEM, 0o600); err != nil {
 		t.Fatal(err)
@@ -349,9 +327,7 @@ func TestTLSFromEnvironment(t *testing.T) {
 	t.Setenv("REGISTRY_HTTP_TLS_CERTIFICATE", certFile)
 	t.Setenv("REGISTRY_HTTP_TLS_KEY", keyFile)
 	r := start(t, ConfigOptions{}, slog.LevelInfo)
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(certPEM)
-	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: testcert.Pool(t, certPEM), MinVersion: tls.VersionTLS12}}}
 	if code, _ := get(t, c, http.MethodGet, r.URL+"/v2/"); code != 200 {
 		t.Errorf("/v2/ over TLS: %d", code)
 	}
@@ -377,32 +353,6 @@ func TestTLSHalfConfigured(t *testing.T) {
 	if err := srv.Serve(t.Context(), ln); err == nil || !strings.Contains(err.Error(), "REGISTRY_HTTP_TLS_KEY") {
 		t.Errorf("certificate without key: %v", err)
 	}
-}
-
-func selfSigned(t *testing.T) (certPEM, keyPEM []byte) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "127.0.0.1"},
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
 }
 
 func TestDebugServerMetrics(t *testing.T) {
