@@ -11,7 +11,6 @@ package bench
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -25,6 +24,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/packyard/packyard/internal/testenv"
 )
 
 var (
@@ -72,7 +73,7 @@ func setup(b *testing.B) {
 
 func doSetup() error {
 	var err error
-	if repoRoot, err = findRepoRoot(); err != nil {
+	if repoRoot, err = testenv.RepoRoot(); err != nil {
 		return err
 	}
 	if tmpRoot, err = os.MkdirTemp("", "packyard-bench-*"); err != nil {
@@ -113,24 +114,6 @@ func doSetup() error {
 		"HOME="+home,
 	)
 	return nil
-}
-
-// findRepoRoot walks up from the working folder to the one holding go.mod.
-func findRepoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working folder")
-		}
-		dir = parent
-	}
 }
 
 // serverKind is a program that serves the registry API.

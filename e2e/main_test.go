@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/packyard/packyard/internal/testenv"
 )
 
 // Build information stamped into the binary under test.
@@ -44,7 +46,7 @@ func TestMain(m *testing.M) {
 
 func runMain(m *testing.M) int {
 	var err error
-	repoRoot, err = findRepoRoot()
+	repoRoot, err = testenv.RepoRoot()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 1
@@ -94,24 +96,6 @@ func runMain(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "%s", out)
 	}
 	return m.Run()
-}
-
-// findRepoRoot walks up from the working folder to the one holding go.mod.
-func findRepoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working folder")
-		}
-		dir = parent
-	}
 }
 
 // result is what a finished command printed and how it exited.
