@@ -235,7 +235,7 @@ type manifests struct {
 }
 
 func (m *manifests) Put(ctx context.Context, mf distribution.Manifest, options ...distribution.ManifestServiceOption) (digest.Digest, error) {
-	_, payload, err := mf.Payload()
+	mt, payload, err := mf.Payload()
 	if err != nil {
 		return "", err
 	}
@@ -274,7 +274,6 @@ func (m *manifests) Put(ctx context.Context, mf distribution.Manifest, options .
 	if err != nil {
 		return "", err
 	}
-	mt, _, _ := mf.Payload()
 	if err := tagsvc.Tag(ctx, tag, ocispec.Descriptor{MediaType: mt, Digest: d, Size: int64(len(payload))}); err != nil {
 		return "", err
 	}
