@@ -242,7 +242,7 @@ func pullRound(b *testing.B, client *http.Client, opts serverOptions, refs []pul
 		wg.Go(func() {
 			buf := make([]byte, 256<<10)
 			for j := w * len(refs) / pullClients; ctx.Err() == nil; j++ {
-				if err := pullOne(ctx, client, srv.Host, refs[j%len(refs)], &c, buf); err != nil && ctx.Err() == nil {
+				if _, err := pullOne(ctx, client, srv.Host, refs[j%len(refs)], &c, buf); err != nil && ctx.Err() == nil {
 					errOnce.Do(func() { pullErr = err; cancel() })
 					return
 				}
@@ -285,8 +285,10 @@ func pullRound(b *testing.B, client *http.Client, opts serverOptions, refs []pul
 }
 
 // pullOne pulls ref: its manifest by tag, then each blob, each checked
-// against its digest and size as it streams.
-func pullOne(ctx context.Context, client *http.Client, host string, ref pullRef, c *pullCounters, buf []byte) error {
+// against its digest and size as it streams. It returns how long the
+// manifest GET took.
+func pullOne(ctx context.Context, client *http.Client, host string, ref pullRef, c *pullCounters, buf []byte) (time.Duration, error) {
+	start := time.Now()
 	body, err := get(ctx, client, "http://"+host+"/v2/"+ref.repo+"/manifests/"+ref.tag, pullAccept, func(resp *http.Response) ([]byte, error) {
 		data, err := io.ReadAll(io.LimitReader(&countingReader{r: resp.Body, n: &c.bytes}, 4<<20))
 		if err != nil {
@@ -298,16 +300,17 @@ func pullOne(ctx context.Context, client *http.Client, host string, ref pullRef,
 		return data, nil
 	})
 	if err != nil {
-		return fmt.Errorf("%s:%s: %w", ref.repo, ref.tag, err)
+		return 0, fmt.Errorf("%s:%s: %w", ref.repo, ref.tag, err)
 	}
+	took := time.Since(start)
 	c.requests.Add(1)
 	c.manifests.Add(1)
 	var m ocispec.Manifest
 	if err := json.Unmarshal(body, &m); err != nil {
-		return fmt.Errorf("%s:%s: %w", ref.repo, ref.tag, err)
+		return took, fmt.Errorf("%s:%s: %w", ref.repo, ref.tag, err)
 	}
 	if m.MediaType != ocispec.MediaTypeImageManifest || len(m.Layers) == 0 {
-		return fmt.Errorf("%s:%s: not an image manifest with layers: %s", ref.repo, ref.tag, body)
+		return took, fmt.Errorf("%s:%s: not an image manifest with layers: %s", ref.repo, ref.tag, body)
 	}
 	for _, d := range append([]ocispec.Descriptor{m.Config}, m.Layers...) {
 		_, err := get(ctx, client, "http://"+host+"/v2/"+ref.repo+"/blobs/"+d.Digest.String(), "", func(resp *http.Response) ([]byte, error) {
@@ -322,11 +325,11 @@ func pullOne(ctx context.Context, client *http.Client, host string, ref pullRef,
 			return nil, nil
 		})
 		if err != nil {
-			return fmt.Errorf("%s@%s: %w", ref.repo, d.Digest, err)
+			return took, fmt.Errorf("%s@%s: %w", ref.repo, d.Digest, err)
 		}
 		c.requests.Add(1)
 	}
-	return nil
+	return took, nil
 }
 
 // get GETs url and reads a 200 response with read.
