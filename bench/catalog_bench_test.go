@@ -286,7 +286,8 @@ type catalogSeeder struct {
 	http *http.Client
 }
 
-func (c *catalogSeeder) do(ctx context.Context, method, u, contentType string, body []byte, want int) (*http.Response, error) {
+// do sends a request, reads the whole response and returns its header.
+func (c *catalogSeeder) do(ctx context.Context, method, u, contentType string, body []byte, want int) (http.Header, error) {
 	if !strings.HasPrefix(u, "http") {
 		u = c.url + u
 	}
@@ -306,16 +307,16 @@ func (c *catalogSeeder) do(ctx context.Context, method, u, contentType string, b
 	if resp.StatusCode != want {
 		return nil, fmt.Errorf("%s %s: %s %s", method, u, resp.Status, msg)
 	}
-	return resp, nil
+	return resp.Header, nil
 }
 
 // blob uploads data to repo.
 func (c *catalogSeeder) blob(ctx context.Context, repo string, data []byte) (ocispec.Descriptor, error) {
-	resp, err := c.do(ctx, http.MethodPost, "/v2/"+repo+"/blobs/uploads/", "", nil, http.StatusAccepted)
+	header, err := c.do(ctx, http.MethodPost, "/v2/"+repo+"/blobs/uploads/", "", nil, http.StatusAccepted)
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
-	loc := resp.Header.Get("Location")
+	loc := header.Get("Location")
 	sep := "?"
 	if strings.Contains(loc, "?") {
 		sep = "&"

@@ -83,7 +83,7 @@ func doSetup() error {
 	build := exec.Command("go", "build", "-trimpath", "-o", packyardBin, "./cmd/packyard")
 	build.Dir = repoRoot
 	if out, err := build.CombinedOutput(); err != nil {
-		return fmt.Errorf("building packyard: %v\n%s", err, out)
+		return fmt.Errorf("building packyard: %w\n%s", err, out)
 	}
 	toolsDir := os.Getenv("TOOLS_DIR")
 	if toolsDir == "" {
@@ -95,7 +95,7 @@ func doSetup() error {
 	registryBin = filepath.Join(toolsDir, "registry")
 	for _, bin := range []string{orasBin, registryBin} {
 		if _, err := os.Stat(bin); err != nil {
-			return fmt.Errorf("%v: run `make e2e-tools` (hack/tools.sh oras registry) first", err)
+			return fmt.Errorf("%w: run `make e2e-tools` (hack/tools.sh oras registry) first", err)
 		}
 	}
 	home := filepath.Join(tmpRoot, "home")
@@ -230,7 +230,7 @@ http:
 	if err != nil {
 		return nil, err
 	}
-	return nil, fmt.Errorf("starting %s: %v", kind, lastErr)
+	return nil, fmt.Errorf("starting %s: %w", kind, lastErr)
 }
 
 func (r *registry) start(configFile string) error {
@@ -255,7 +255,7 @@ func (r *registry) start(configFile string) error {
 	for {
 		select {
 		case <-r.exited:
-			return fmt.Errorf("%s exited: %v", r.Kind, waitErr)
+			return fmt.Errorf("%s exited: %w", r.Kind, waitErr)
 		default:
 		}
 		resp, err := client.Get("http://" + r.Host + "/v2/")
@@ -267,7 +267,7 @@ func (r *registry) start(configFile string) error {
 		}
 		if time.Now().After(deadline) {
 			r.kill()
-			return fmt.Errorf("/v2/ did not answer within 30s: %v", err)
+			return fmt.Errorf("/v2/ did not answer within 30s: %w", err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -150,7 +150,7 @@ func (r *registry) start(t *testing.T, configFile string, useTLS bool) error {
 	for {
 		select {
 		case <-exited:
-			return fmt.Errorf("the registry exited: %v", waitErr)
+			return fmt.Errorf("the registry exited: %w", waitErr)
 		default:
 		}
 		resp, err := client.Get(scheme + "://" + r.Host + "/v2/")
@@ -163,7 +163,7 @@ func (r *registry) start(t *testing.T, configFile string, useTLS bool) error {
 		}
 		if time.Now().After(deadline) {
 			stop()
-			return fmt.Errorf("/v2/ did not answer within 30s: %v", err)
+			return fmt.Errorf("/v2/ did not answer within 30s: %w", err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -182,7 +182,7 @@ func TestRemoteErrorPackErrors(t *testing.T) {
 
 	// Errors it does not know pass through untouched; nil stays nil.
 	other := errors.New("disk full")
-	if got := remoteError(other); got != other {
+	if got := remoteError(other); got != other { //nolint:errorlint // the same error value, not one wrapping it
 		t.Errorf("remoteError(other) = %v", got)
 	}
 	if remoteError(nil) != nil {
@@ -279,7 +279,7 @@ func TestRemoteErrorCanceled(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	err := fmt.Errorf("pushing: %w", ctx.Err())
-	if got := remoteError(err); got != err {
+	if got := remoteError(err); got != err { //nolint:errorlint // the same error value, not one wrapping it
 		t.Errorf("a canceled push became %v", got)
 	}
 }

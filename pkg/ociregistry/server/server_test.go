@@ -331,7 +331,8 @@ func TestTLSFromEnvironment(t *testing.T) {
 	if code, _ := get(t, c, http.MethodGet, r.URL+"/v2/"); code != 200 {
 		t.Errorf("/v2/ over TLS: %d", code)
 	}
-	if _, err := http.Get(r.URL + "/v2/"); err == nil {
+	if resp, err := http.Get(r.URL + "/v2/"); err == nil {
+		resp.Body.Close()
 		t.Error("a client without the CA trusted the self-signed certificate")
 	}
 }
