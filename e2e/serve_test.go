@@ -58,7 +58,8 @@ func serve(t *testing.T, env []string, args ...string) *served {
 		resp, err := http.Get("http://" + s.Host + "/health")
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			// A TLS server answers plain HTTP with 400: it is up.
+			if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusBadRequest {
 				return s
 			}
 		}

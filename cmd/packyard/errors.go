@@ -70,6 +70,14 @@ func remoteError(err error, loc ...ociregistry.Location) error {
 			recommendation: fmt.Sprintf("Run `packyard registry login %s`.", host),
 		}
 	}
+	if errors.Is(err, ociregistry.ErrCredentialStore) {
+		host := where.Registry
+		if host == "" {
+			host = "SERVER"
+		}
+		return &cliError{err: err, recommendation: fmt.Sprintf(
+			"Log in again with `packyard registry login %s`, or fix the login or the credential helper that the docker config.json names for it.", host)}
+	}
 	if msg, rec := connectionAdvice(err, where); rec != "" {
 		if msg != "" {
 			err = &remoteFailure{msg: msg, err: err}
@@ -135,6 +143,9 @@ func responseError(err error, er *errcode.ErrorResponse, loc ociregistry.Locatio
 		return fail("bad request", "If the registry talks HTTPS, leave out --plain-http.")
 	case er.StatusCode == http.StatusTooManyRequests:
 		return fail("too many requests", "The registry limits request rates: wait a little and try again.")
+	case er.StatusCode == http.StatusInsufficientStorage:
+		return fail("registry out of space", "The registry's storage is full: its administrator must free space or grow the storage "+
+			"(`packyard serve gc --delete` reclaims blobs no pack references), then push again.")
 	}
 	return &cliError{err: &remoteFailure{msg: fmt.Sprintf("%s: %s (status %d)", target, detail, er.StatusCode), err: err}}
 }
@@ -246,6 +257,8 @@ func connectionAdvice(err error, loc ociregistry.Location) (string, string) {
 			fmt.Sprintf("Nothing answers at %s: check the address and port, and that the registry runs.", host)
 	case errors.As(err, &dns):
 		return "cannot find the host " + dns.Name, "The registry's host name does not resolve: check the address."
+	case connectionCut(err):
+		return "the connection to " + host + " was cut in the middle of a request", connectionCutAdvice
 	case errors.Is(err, errdef.ErrNotFound) && loc.Registry != "":
 		return "", fmt.Sprintf("Check the name; `packyard pack ls -r %s` lists the packs there.", loc)
 	}

@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+	"oras.land/oras-go/v2/registry/remote/auth"
 
 	"github.com/packyard/packyard/cmd/packyard/option"
 	"github.com/packyard/packyard/pkg/ociregistry"
@@ -60,7 +61,8 @@ func runLs(cmd *cobra.Command, opts lsOptions) error {
 	}
 	packs, err := client.List(cmd.Context(), loc, ociregistry.ListOptions{Names: opts.names, Layer: opts.layer})
 	if err != nil {
-		if errors.Is(err, ociregistry.ErrCatalogUnavailable) {
+		// Without a login, logging in is the advice, not naming packs.
+		if errors.Is(err, ociregistry.ErrCatalogUnavailable) && !errors.Is(err, auth.ErrBasicCredentialNotFound) {
 			return &cliError{err: err, recommendation: fmt.Sprintf(
 				"The registry does not list its repositories to you: name the packs to list, as in `packyard pack ls -r %s --name PACK --name OTHER`.", loc)}
 		}

@@ -31,7 +31,9 @@ every storage driver distribution supports (filesystem, S3, GCS, Azure) and
 its Redis cache. REGISTRY_* environment variables override the configuration
 as they do for distribution, e.g. REGISTRY_AUTH=htpasswd with
 REGISTRY_AUTH_HTPASSWD_REALM and REGISTRY_AUTH_HTPASSWD_PATH, or
-REGISTRY_HTTP_TLS_CERTIFICATE and REGISTRY_HTTP_TLS_KEY.
+REGISTRY_HTTP_TLS_CERTIFICATE and REGISTRY_HTTP_TLS_KEY. With htpasswd,
+REGISTRY_AUTH_HTPASSWD_ANONYMOUSPULL=true (auth.htpasswd.anonymouspull)
+lets anyone pull, while pushes and deletes still need a user.
 
 Pack versions are immutable: once pushed, a version can't be overwritten with
 different content or deleted, unless --allow-overwrite is given (or the

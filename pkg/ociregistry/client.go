@@ -94,6 +94,7 @@ func New(opts Options) (*Client, error) {
 		}
 		store = s
 	}
+	store = credentialStore{store}
 	tr, err := transport(opts)
 	if err != nil {
 		return nil, err

@@ -215,27 +215,32 @@ func New(ctx context.Context, cfg *configuration.Configuration, logger *slog.Log
 	if s.opts, err = installMiddleware(cfg, s); err != nil {
 		return nil, err
 	}
+	if err := installSpaceMiddleware(cfg); err != nil {
+		return nil, err
+	}
 	if u := &cfg.Validation.Manifests.URLs; len(u.Allow) == 0 && len(u.Deny) == 0 {
 		// Non-distributable layers name where their content is; the
 		// distribution spec has registries accept such manifests, and
 		// distribution refuses every URL unless allowed.
 		u.Allow = []string{`^https?://[^#]*$`}
 	}
-	if t := cfg.Auth.Type(); t != "" && !strings.EqualFold(t, "none") {
-		if s.access, err = auth.GetAccessController(t, cfg.Auth.Parameters()); err != nil {
-			return nil, fmt.Errorf("auth %s: %w", t, err)
-		}
+	if s.access, err = newAccessController(cfg.Auth); err != nil {
+		return nil, err
+	}
+	appCfg, err := withAccessController(cfg, s.access)
+	if err != nil {
+		return nil, err
 	}
 	if cfg.HTTP.Debug.Prometheus.Enabled && metricsRegistered.Swap(true) {
 		// distribution registers its collectors in the process's one
 		// Prometheus registry, and a second registration panics: the
 		// first registry of the process keeps the request metrics.
 		logger.Warn("Prometheus request metrics are already kept by another registry in this process; this one serves them but adds none")
-		app := *cfg
+		app := *appCfg
 		app.HTTP.Debug.Prometheus.Enabled = false
 		s.app = handlers.NewApp(ctx, &app)
 	} else {
-		s.app = handlers.NewApp(ctx, cfg)
+		s.app = handlers.NewApp(ctx, appCfg)
 	}
 	if s.namespace == nil {
 		return nil, errors.New("the registry started without packyard's middleware")
@@ -247,7 +252,7 @@ func New(ctx context.Context, cfg *configuration.Configuration, logger *slog.Log
 	mux.HandleFunc("GET /health", health)
 	mux.HandleFunc("HEAD /health", health)
 	mux.Handle("GET /api/v1/packs", s.catalogHandler())
-	mux.Handle("/v2/", s.v2(s.app))
+	mux.Handle("/v2/", s.watchSpace(s.v2(s.app)))
 	mux.Handle("/", s.app)
 	s.handler = mux
 	if !cfg.Log.AccessLog.Disabled {
