@@ -110,6 +110,9 @@ func pullError(err error, loc ociregistry.Location, ref ociregistry.PackRef, for
 	switch {
 	case errors.Is(err, packer.ErrTargetNotEmpty):
 		return &cliError{err: err, recommendation: "Pass --force to replace the folder's content, or give another DIR."}
+	case errors.Is(err, packer.ErrManifestTooLarge):
+		return &cliError{err: err, recommendation: fmt.Sprintf(
+			"No pack has a manifest over %d MiB: check that the reference and the registry are the ones you mean.", packer.MaxManifestSize>>20)}
 	case errors.Is(err, packer.ErrTooLarge):
 		return &cliError{err: err, recommendation: "If you trust this pack, raise --max-size or --max-files."}
 	case errors.Is(err, packer.ErrNotPack):

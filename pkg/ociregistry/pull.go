@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"mime"
 	"net/http"
 	"regexp"
 	"slices"
@@ -31,6 +33,9 @@ type PackRef struct {
 // ParsePackRef reads NAME[:VERSION|@DIGEST].
 func ParsePackRef(s string) (PackRef, error) {
 	var r PackRef
+	if holdsCredentials(s) {
+		return r, errCredentialsInReference // never quoted
+	}
 	if name, d, ok := strings.Cut(s, "@"); ok {
 		dg, err := digest.Parse(d)
 		if err != nil {
@@ -204,9 +209,14 @@ func (c *Client) Pull(ctx context.Context, loc Location, ref PackRef, dir string
 	if err != nil {
 		return nil, nil, err
 	}
-	var src content.Fetcher = f.Repository
+	repo, err := c.Repository(loc, f.RepositoryName)
+	if err != nil {
+		return nil, f, err
+	}
+	repo.Client = checkingClient{repo.Client}
+	var src content.Fetcher = checkedFetcher{repo}
 	if opts.Progress != nil {
-		src = &countingFetcher{Fetcher: f.Repository, report: func(total, done int64) {
+		src = &countingFetcher{Fetcher: src, report: func(total, done int64) {
 			opts.Progress(ProgressEvent{Name: ref.Name, Version: f.Tag, Encoding: f.Encoding, Total: total, Done: done})
 		}}
 	}
@@ -216,3 +226,74 @@ func (c *Client) Pull(ctx context.Context, loc Location, ref PackRef, dir string
 	}
 	return res, f, nil
 }
+
+// expectedKey is the context key under which checkedFetcher tells
+// checkingClient the descriptor a request fetches.
+type expectedKey struct{}
+
+// checkedFetcher fetches from a repository whose client is a
+// checkingClient, telling it what each fetch expects.
+type checkedFetcher struct {
+	content.Fetcher
+}
+
+func (f checkedFetcher) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
+	return f.Fetcher.Fetch(context.WithValue(ctx, expectedKey{}, desc), desc)
+}
+
+// checkingClient holds the answer to each fetch to the descriptor fetched
+// before its body is read: a registry that announces another size, digest
+// or media type is refused with packer.ErrUnsafeContent, in a message that
+// names the blob or manifest. (oras-go refuses it too, but with an error of
+// no kind.) Other requests pass unchecked.
+type checkingClient struct {
+	remote.Client
+}
+
+func (c checkingClient) Do(req *http.Request) (*http.Response, error) {
+	resp, err := c.Client.Do(req)
+	if err != nil || req.Method != http.MethodGet || resp.StatusCode != http.StatusOK {
+		return resp, err
+	}
+	desc, ok := req.Context().Value(expectedKey{}).(ocispec.Descriptor)
+	if !ok {
+		return resp, nil
+	}
+	if err := checkAnswer(resp, desc); err != nil {
+		resp.Body.Close()
+		return nil, err
+	}
+	return resp, nil
+}
+
+// checkAnswer compares the headers of a registry's answer with the
+// descriptor of what was asked for. The caller names what it fetched.
+func checkAnswer(resp *http.Response, desc ocispec.Descriptor) error {
+	if n := resp.ContentLength; n != -1 && n != desc.Size {
+		return answerErrorf("the registry sends %d bytes where the descriptor says %d", n, desc.Size)
+	}
+	if d := resp.Header.Get("Docker-Content-Digest"); d != "" && d != desc.Digest.String() {
+		return answerErrorf("the registry sends %q where the descriptor says %s", d, desc.Digest)
+	}
+	if strings.Contains(resp.Request.URL.Path, "/manifests/") {
+		ct := resp.Header.Get("Content-Type")
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != desc.MediaType {
+			return answerErrorf("the registry sends the manifest as %q where it resolved it as %q", ct, desc.MediaType)
+		}
+	}
+	return nil
+}
+
+// answerError is a registry's answer that contradicts the descriptor of
+// what was asked for. It is packer.ErrUnsafeContent, which its message
+// does not repeat.
+type answerError struct{ msg string }
+
+func answerErrorf(format string, args ...any) error {
+	return &answerError{msg: fmt.Sprintf(format, args...)}
+}
+
+func (e *answerError) Error() string { return e.msg }
+
+// Unwrap lets errors.Is(err, packer.ErrUnsafeContent) match.
+func (e *answerError) Unwrap() error { return packer.ErrUnsafeContent }

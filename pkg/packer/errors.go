@@ -21,6 +21,9 @@ var (
 	// ErrTooLarge: an artifact unpacks to more than the allowed size or
 	// number of entries.
 	ErrTooLarge = errors.New("artifact too large")
+	// ErrManifestTooLarge: a manifest is larger than MaxManifestSize. It is
+	// an ErrTooLarge that no unpack limit lifts.
+	ErrManifestTooLarge = fmt.Errorf("%w: manifest over the size limit", ErrTooLarge)
 	// ErrTargetNotEmpty: the folder to unpack into holds files and Force was
 	// not set.
 	ErrTargetNotEmpty = errors.New("target folder is not empty")

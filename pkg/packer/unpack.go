@@ -62,16 +62,34 @@ type UnpackResult struct {
 	TopFolder string `json:"topFolder,omitempty"`
 }
 
+// manifestMediaTypes are the media types a descriptor of a manifest may
+// have: FetchManifest reads image manifests, and tells indexes apart.
+var manifestMediaTypes = map[string]bool{
+	ocispec.MediaTypeImageManifest:                              true,
+	"application/vnd.docker.distribution.manifest.v2+json":      true,
+	ocispec.MediaTypeImageIndex:                                 true,
+	"application/vnd.docker.distribution.manifest.list.v2+json": true,
+}
+
 // FetchManifest fetches, verifies and decodes an image manifest.
 func FetchManifest(ctx context.Context, src content.Fetcher, desc ocispec.Descriptor) (*ocispec.Manifest, error) {
 	if desc.Size > MaxManifestSize {
-		return nil, kindf(ErrTooLarge, "manifest %s is %d bytes, more than the %d a manifest may have", desc.Digest, desc.Size, MaxManifestSize)
+		return nil, kindf(ErrManifestTooLarge, "manifest %s is %d bytes, more than the %d a manifest may have", desc.Digest, desc.Size, MaxManifestSize)
+	}
+	if desc.MediaType != "" && !manifestMediaTypes[desc.MediaType] {
+		// Nothing is fetched: a registry asked for a manifest would be
+		// asked for a blob.
+		return nil, kindf(ErrNotPack, "%s has media type %q, not an image manifest", desc.Digest, desc.MediaType)
 	}
 	data, err := content.FetchAll(ctx, src, desc)
-	if errors.Is(err, content.ErrMismatchedDigest) || errors.Is(err, content.ErrTrailingData) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return nil, fmt.Errorf("fetching manifest %s: %w: %w", desc.Digest, err, ErrUnsafeContent)
-	}
-	if err != nil {
+	switch {
+	case errors.Is(err, content.ErrMismatchedDigest):
+		return nil, kindf(ErrUnsafeContent, "manifest %s: the content does not match its digest", desc.Digest)
+	case errors.Is(err, content.ErrTrailingData):
+		return nil, kindf(ErrUnsafeContent, "manifest %s: the content is longer than the %d bytes of its descriptor", desc.Digest, desc.Size)
+	case errors.Is(err, io.ErrUnexpectedEOF) && ctx.Err() == nil:
+		return nil, kindf(ErrUnsafeContent, "manifest %s: the content ends before the %d bytes of its descriptor", desc.Digest, desc.Size)
+	case err != nil:
 		return nil, fmt.Errorf("fetching manifest %s: %w", desc.Digest, err)
 	}
 	var m ocispec.Manifest
@@ -79,8 +97,11 @@ func FetchManifest(ctx context.Context, src content.Fetcher, desc ocispec.Descri
 		return nil, kindf(ErrNotPack, "manifest %s is not valid JSON: %v", desc.Digest, err)
 	}
 	mt := m.MediaType
-	if mt == "" {
+	switch {
+	case mt == "":
 		mt = desc.MediaType
+	case desc.MediaType != "" && desc.MediaType != mt:
+		return nil, kindf(ErrUnsafeContent, "manifest %s: its descriptor gives the media type %q, the manifest says %q", desc.Digest, desc.MediaType, mt)
 	}
 	switch mt {
 	case ocispec.MediaTypeImageManifest:
@@ -139,7 +160,7 @@ func Unpack(ctx context.Context, src content.Fetcher, manifest ocispec.Descripto
 	}
 	enc, err := Encoding(m)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", manifest.Digest, err)
 	}
 	if err := os.MkdirAll(filepath.Dir(absDir), 0o755); err != nil {
 		return nil, err
@@ -280,11 +301,17 @@ func fetchVerified(ctx context.Context, src content.Fetcher, desc ocispec.Descri
 	}
 	defer rc.Close()
 	vr := content.NewVerifyReader(rc, desc)
-	if err := use(vr); err != nil {
+	rec := &errRecorder{r: vr}
+	if err := use(rec); err != nil {
+		if rec.err != nil {
+			// The content could not be read: that, not what became of
+			// the part that was, is the failure.
+			return readFailure(ctx, label, desc, rec.n, rec.err)
+		}
 		return err
 	}
-	if _, err := io.Copy(io.Discard, vr); err != nil {
-		return unsafeEntry(label, "", "content does not match its descriptor: "+err.Error())
+	if _, err := io.Copy(io.Discard, rec); err != nil {
+		return readFailure(ctx, label, desc, rec.n, err)
 	}
 	if err := vr.Verify(); err != nil {
 		return unsafeEntry(label, "", "content does not match its descriptor: "+err.Error())
@@ -534,19 +561,12 @@ func stageLayer(ctx context.Context, src content.Fetcher, l nativeLayer, path st
 		return err
 	}
 	err = fetchVerified(ctx, src, l.desc, l.label, func(r io.Reader) error {
-		rec := &errRecorder{r: ctxio.Reader{Ctx: ctx, R: r}}
-		// Hide the file's ReadFrom, which would ignore the buffer.
-		_, err := io.CopyBuffer(struct{ io.Writer }{f}, rec, make([]byte, 256<<10))
-		switch {
-		case err == nil:
-			return nil
-		case rec.err == nil:
+		// Hide the file's ReadFrom, which would ignore the buffer. A
+		// failed read is fetchVerified's to report.
+		if _, err := io.CopyBuffer(struct{ io.Writer }{f}, ctxio.Reader{Ctx: ctx, R: r}, make([]byte, 256<<10)); err != nil {
 			return fmt.Errorf("layer %s: staging: %w", l.label, err)
-		case errors.Is(err, io.ErrUnexpectedEOF) && ctx.Err() == nil:
-			return unsafeEntry(l.label, "", "content does not match its descriptor: "+err.Error())
-		default:
-			return fmt.Errorf("fetching layer %s: %w", l.label, err)
 		}
+		return nil
 	})
 	if cerr := f.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("layer %s: staging: %w", l.label, cerr)
@@ -559,18 +579,34 @@ func stageLayer(ctx context.Context, src content.Fetcher, l nativeLayer, path st
 }
 
 // errRecorder keeps the error its reader fails with, telling it from the
-// errors of writing what was read.
+// errors of what is done with what was read, and counts the bytes read.
 type errRecorder struct {
 	r   io.Reader
+	n   int64
 	err error
 }
 
 func (e *errRecorder) Read(p []byte) (int, error) {
 	n, err := e.r.Read(p)
+	e.n += int64(n)
 	if err != nil && err != io.EOF {
 		e.err = err
 	}
 	return n, err
+}
+
+// readFailure is the error of a layer whose content could not be read to
+// its end after read bytes: content that ends before its descriptor's size
+// (a registry that sends less, or closes the connection) is unsafe
+// content; other failures keep their cause.
+func readFailure(ctx context.Context, label string, desc ocispec.Descriptor, read int64, err error) error {
+	switch {
+	case ctx.Err() != nil:
+		return fmt.Errorf("fetching layer %s: %w", label, ctx.Err())
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return unsafeEntry(label, "", fmt.Sprintf("content does not match its descriptor: it ends after %d of its %d bytes", read, desc.Size))
+	}
+	return fmt.Errorf("fetching layer %s: %w", label, err)
 }
 
 // untarStaged unpacks a folder layer from its verified staging file, and

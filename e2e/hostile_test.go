@@ -1,0 +1,254 @@
+package e2e
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"maps"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+	specs "github.com/opencontainers/image-spec/specs-go"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/packyard/packyard/internal/hostileregistry"
+	"github.com/packyard/packyard/internal/testfs"
+)
+
+// Media types and annotations of the crafted native artifacts, spelled out
+// as the other tests do (see pkg/mediatypes).
+const (
+	hostileMetadataType = "application/vnd.packyard.pack.metadata.v1+json"
+	hostileValuesType   = "application/vnd.packyard.pack.values.v1+yaml"
+	hostileFilesType    = "application/vnd.packyard.pack.files.v1.tar+gzip"
+	hostileUnpackKey    = "io.deis.oras.content.unpack"
+	hostileDigestKey    = "io.deis.oras.content.digest"
+)
+
+// The pack every crafted artifact claims to be.
+const (
+	hostilePackJSON     = `{"name":"evil","displayName":"Evil","version":"1.0.0","layer":"addon"}`
+	hostileTop          = "evil-1.0.0"
+	hostileArchiveTitle = "evil-1.0.0.tar.gz"
+)
+
+// hostileEntry is a tar entry written as it is, name and link unchecked.
+type hostileEntry struct {
+	name, body, link string
+	typ              byte
+	// zeros, when set, is the size of a file of zeros.
+	zeros int64
+}
+
+func hostileTarGz(t *testing.T, entries ...hostileEntry) (gz []byte, tarDigest digest.Digest) {
+	t.Helper()
+	var tarBuf bytes.Buffer
+	tw := tar.NewWriter(&tarBuf)
+	for _, e := range entries {
+		hdr := &tar.Header{Name: e.name, Typeflag: e.typ, Linkname: e.link, Mode: 0o644, Size: int64(len(e.body)), Format: tar.FormatPAX}
+		if e.zeros > 0 {
+			hdr.Size = e.zeros
+		}
+		if e.typ != tar.TypeReg {
+			hdr.Size = 0
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			t.Fatal(err)
+		}
+		body := []byte(e.body)
+		if e.zeros > 0 {
+			body = make([]byte, e.zeros)
+		}
+		if _, err := tw.Write(body[:hdr.Size]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var gzBuf bytes.Buffer
+	zw := gzip.NewWriter(&gzBuf)
+	if _, err := zw.Write(tarBuf.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return gzBuf.Bytes(), digest.FromBytes(tarBuf.Bytes())
+}
+
+// hostileManifest stores m, tagged 1.0.0 in repo.
+func hostileManifest(t *testing.T, reg *hostileregistry.Registry, repo string, m ocispec.Manifest) ocispec.Descriptor {
+	t.Helper()
+	m.Versioned = specs.Versioned{SchemaVersion: 2}
+	m.MediaType = ocispec.MediaTypeImageManifest
+	raw, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := reg.Put(ocispec.MediaTypeImageManifest, raw)
+	reg.Tag(repo, "1.0.0", d.Digest)
+	return d
+}
+
+// hostileNative stores the native artifact of evil 1.0.0 below team/:
+// pack.json, values.yaml and, when entries are given, a folder layer
+// "files" of them. It returns the values.yaml layer.
+func hostileNative(t *testing.T, reg *hostileregistry.Registry, entries ...hostileEntry) ocispec.Descriptor {
+	t.Helper()
+	titled := func(d ocispec.Descriptor, title string) ocispec.Descriptor {
+		d.Annotations = map[string]string{ocispec.AnnotationTitle: title}
+		return d
+	}
+	pj := titled(reg.Put(hostileMetadataType, []byte(hostilePackJSON)), "pack.json")
+	values := titled(reg.Put(hostileValuesType, []byte("a: 1\n")), "values.yaml")
+	layers := []ocispec.Descriptor{pj, values}
+	if len(entries) > 0 {
+		gz, tarDigest := hostileTarGz(t, entries...)
+		files := titled(reg.Put(hostileFilesType, gz), "files")
+		files.Annotations[hostileUnpackKey] = "true"
+		files.Annotations[hostileDigestKey] = tarDigest.String()
+		layers = append(layers, files)
+	}
+	hostileManifest(t, reg, "team/packs/evil", ocispec.Manifest{
+		ArtifactType: artifactTypePack,
+		Config:       ocispec.Descriptor{MediaType: packConfigType, Digest: pj.Digest, Size: pj.Size},
+		Layers:       layers,
+	})
+	return values
+}
+
+// hostilePalette stores the Palette archive of evil 1.0.0 below team/: a
+// top folder holding pack.json, values.yaml and extra. It returns the
+// archive's layer.
+func hostilePalette(t *testing.T, reg *hostileregistry.Registry, extra ...hostileEntry) ocispec.Descriptor {
+	t.Helper()
+	gz, _ := hostileTarGz(t, append([]hostileEntry{
+		{name: hostileTop + "/", typ: tar.TypeDir},
+		{name: hostileTop + "/pack.json", body: hostilePackJSON, typ: tar.TypeReg},
+		{name: hostileTop + "/values.yaml", body: "a: 1\n", typ: tar.TypeReg},
+	}, extra...)...)
+	cfg := reg.Put(paletteConfigType, []byte("{}"))
+	archive := reg.Put(ocispec.MediaTypeImageLayer, gz)
+	archive.Annotations = map[string]string{ocispec.AnnotationTitle: hostileArchiveTitle}
+	hostileManifest(t, reg, "team/spectro-packs/archive/evil", ocispec.Manifest{Config: cfg, Layers: []ocispec.Descriptor{archive}})
+	return archive
+}
+
+// TestHostilePull runs `pack pull` against a registry that serves crafted
+// artifacts and lies, and expects each pull to exit 1 with a one-line
+// error naming the problem, write nothing outside the target, and leave no
+// folder behind; with --force over a folder that holds files, to leave
+// the folder as it was.
+func TestHostilePull(t *testing.T) {
+	t.Parallel()
+	env := newClientEnv(t)
+	for _, tc := range []struct {
+		name string
+		// serve fills the registry; it returns what the error must name.
+		serve func(t *testing.T, reg *hostileregistry.Registry) string
+		args  []string
+		// advice, when set, is what the line after the error must hold.
+		advice string
+	}{
+		{name: "palette entry with ..", serve: func(t *testing.T, reg *hostileregistry.Registry) string {
+			hostilePalette(t, reg, hostileEntry{name: hostileTop + "/../../sentinel/evil", body: "x", typ: tar.TypeReg})
+			return `entry "evil-1.0.0/../../sentinel/evil"`
+		}},
+		{name: "native link out, then a file through it", serve: func(t *testing.T, reg *hostileregistry.Registry) string {
+			hostileNative(t, reg,
+				hostileEntry{name: "files/", typ: tar.TypeDir},
+				hostileEntry{name: "files/out", link: "../../sentinel", typ: tar.TypeSymlink},
+				hostileEntry{name: "files/out/evil", body: "x", typ: tar.TypeReg})
+			return `entry "files/out/evil"`
+		}},
+		{name: "device file", serve: func(t *testing.T, reg *hostileregistry.Registry) string {
+			hostilePalette(t, reg, hostileEntry{name: hostileTop + "/null", typ: tar.TypeChar})
+			return `entry "evil-1.0.0/null": device files`
+		}},
+		{name: "gzip bomb", serve: func(t *testing.T, reg *hostileregistry.Registry) string {
+			hostilePalette(t, reg, hostileEntry{name: hostileTop + "/zeros.bin", zeros: 64 << 20, typ: tar.TypeReg})
+			return `entry "evil-1.0.0/zeros.bin" (67108864 bytes) takes the pack past the 1048576-byte limit`
+		}, args: []string{"--max-size", "1MiB"}, advice: "--max-size"},
+		{name: "layer digest mismatch", serve: func(t *testing.T, reg *hostileregistry.Registry) string {
+			values := hostileNative(t, reg)
+			reg.Fault(hostileregistry.Fault{Method: "GET", Path: "/blobs/" + values.Digest.String(), Body: []byte("a: 2\n")})
+			return "layer values.yaml: content does not match its descriptor"
+		}},
+		{name: "layer larger than its descriptor", serve: func(t *testing.T, reg *hostileregistry.Registry) string {
+			values := hostileNative(t, reg)
+			reg.Fault(hostileregistry.Fault{Method: "GET", Path: "/blobs/" + values.Digest.String(), Append: []byte("b: 2\n")})
+			return "layer values.yaml: the registry sends 10 bytes where the descriptor says 5"
+		}},
+		{name: "manifest of 100 MB", serve: func(t *testing.T, reg *hostileregistry.Registry) string {
+			hostileNative(t, reg)
+			reg.Fault(hostileregistry.Fault{Path: "/team/packs/evil/manifests/1.0.0", Generate: 100 << 20})
+			return "is 104857600 bytes, more than the 4194304 a manifest may have"
+		}, advice: "No pack has a manifest over 4 MiB"},
+		{name: "connection closed in the middle of the archive", serve: func(t *testing.T, reg *hostileregistry.Registry) string {
+			archive := hostilePalette(t, reg, hostileEntry{name: hostileTop + "/big.yaml", body: strings.Repeat("key: value\n", 64<<10), typ: tar.TypeReg})
+			reg.Fault(hostileregistry.Fault{Method: "GET", Path: "/blobs/" + archive.Digest.String(), CloseAfter: archive.Size / 2})
+			return "layer " + hostileArchiveTitle + ": content does not match its descriptor: it ends after"
+		}},
+		{name: "status 500 on a layer, every time", serve: func(t *testing.T, reg *hostileregistry.Registry) string {
+			values := hostileNative(t, reg)
+			reg.Fault(hostileregistry.Fault{Path: "/blobs/" + values.Digest.String(), Status: 500})
+			return "(status 500)"
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			parent := filepath.Join(t.TempDir(), "parent")
+			target, sentinel := filepath.Join(parent, "out"), filepath.Join(parent, "sentinel")
+			if err := os.MkdirAll(sentinel, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			pull := func(t *testing.T, extra ...string) {
+				t.Helper()
+				reg := hostileregistry.New(t)
+				mention := tc.serve(t, reg)
+				args := append([]string{"pack", "pull", "evil:1.0.0", target}, plainRemote(reg.Host+"/team")...)
+				res := env.packyard(t, append(append(args, tc.args...), extra...)...)
+				if res.code != 1 {
+					t.Fatalf("exit status %d, want 1\nstdout:\n%s\nstderr:\n%s", res.code, res.stdout, res.stderr)
+				}
+				if res.stdout != "" {
+					t.Errorf("stdout = %q, want nothing", res.stdout)
+				}
+				t.Logf("packyard %s\n%s", strings.Join(extra, " "), res.stderr)
+				lines := strings.Split(strings.TrimSuffix(res.stderr, "\n"), "\n")
+				if !strings.HasPrefix(lines[0], "Error: ") || !strings.Contains(lines[0], mention) {
+					t.Errorf("the first line of stderr is not an error naming %q:\n%s", mention, res.stderr)
+				}
+				switch {
+				case tc.advice != "" && (len(lines) != 2 || !strings.Contains(lines[1], tc.advice)):
+					t.Errorf("stderr is not the error and advice about %s:\n%s", tc.advice, res.stderr)
+				case tc.advice == "" && len(lines) > 2:
+					t.Errorf("stderr has %d lines, want the error and at most one line of advice:\n%s", len(lines), res.stderr)
+				}
+			}
+
+			pull(t)
+			assertNoLeftovers(t, parent, "sentinel")
+			assertNoLeftovers(t, sentinel)
+
+			keep := map[string]string{"old.txt": "old", "sub": "<dir>"}
+			if err := os.MkdirAll(filepath.Join(target, "sub"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(target, "old.txt"), []byte("old"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			pull(t, "--force")
+			if got := testfs.Tree(t, target); !maps.Equal(got, keep) {
+				t.Errorf("--force changed the target in a failed pull: %q, want %q", got, keep)
+			}
+			assertNoLeftovers(t, parent, "out", "sentinel")
+			assertNoLeftovers(t, sentinel)
+		})
+	}
+}
