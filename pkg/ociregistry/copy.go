@@ -81,12 +81,14 @@ func (c *Client) Copy(ctx context.Context, src Location, ref PackRef, dst Locati
 		}
 		checked = append(checked, copyArtifact{f: f, ca: ca, mountFrom: mountFrom})
 	}
-	for _, a := range checked {
-		pa, err := dstClient.pushChecked(ctx, a.f.Repository, a.ca, dst, PushOptions{Force: opts.Force}, a.mountFrom)
-		if err != nil {
-			return res, err
-		}
-		res.Artifacts = append(res.Artifacts, pa)
+	items := make([]pushItem, len(checked))
+	for i, a := range checked {
+		items[i] = pushItem{src: a.f.Repository, ca: a.ca, mountFrom: a.mountFrom}
+	}
+	pushed, err := dstClient.pushChecked(ctx, items, dst, PushOptions{Force: opts.Force})
+	res.Artifacts = append(res.Artifacts, pushed...)
+	if err != nil {
+		return res, err
 	}
 	return res, nil
 }

@@ -171,12 +171,14 @@ func (c *Client) PushDir(ctx context.Context, dir string, loc Location, opts Pus
 		ca.remote = !staged
 		checked = append(checked, ca)
 	}
-	for _, ca := range checked {
-		pa, err := c.pushChecked(ctx, ca.src(st), ca, loc, opts, "")
-		if err != nil {
-			return res, err
-		}
-		res.Artifacts = append(res.Artifacts, pa)
+	items := make([]pushItem, len(checked))
+	for i, ca := range checked {
+		items[i] = pushItem{src: ca.src(st), ca: ca}
+	}
+	pushed, err := c.pushChecked(ctx, items, loc, opts)
+	res.Artifacts = append(res.Artifacts, pushed...)
+	if err != nil {
+		return res, err
 	}
 	return res, nil
 }
@@ -253,12 +255,16 @@ func (c *Client) PushLayout(ctx context.Context, root string, loc Location, opts
 	}
 	// Every tag was checked before any is pushed, so that a refused
 	// encoding publishes no part of the layout.
-	for _, a := range checked {
-		pa, err := c.pushChecked(ctx, l, a.ca, loc, opts, "")
-		if err != nil {
-			return nil, err
-		}
-		a.res.Artifacts = append(a.res.Artifacts, pa)
+	items := make([]pushItem, len(checked))
+	for i, a := range checked {
+		items[i] = pushItem{src: l, ca: a.ca}
+	}
+	pushed, err := c.pushChecked(ctx, items, loc, opts)
+	if err != nil {
+		return nil, err
+	}
+	for i, pa := range pushed {
+		checked[i].res.Artifacts = append(checked[i].res.Artifacts, pa)
 	}
 	out := make([]*PushResult, len(order))
 	for i, k := range order {
@@ -395,25 +401,59 @@ func (t *tagState) check(desc ocispec.Descriptor, opts PushOptions) (*checkedArt
 	return &checkedArtifact{pa: pa, repo: t.repo, name: t.name}, nil
 }
 
-// pushChecked pushes one encoding of a pack, which checkArtifact has
-// checked, from src: blobs the registry lacks, in parallel, then the
-// manifest with its tag, so a push that fails half-way leaves no visible
-// version. mountFrom, when set, is a repository of the same registry that
-// holds the blobs: they are mounted from it rather than uploaded.
-func (c *Client) pushChecked(ctx context.Context, src content.Fetcher, ca *checkedArtifact, loc Location, opts PushOptions, mountFrom string) (PushedArtifact, error) {
-	pa := ca.pa
-	if pa.Status == StatusUnchanged {
-		if pa.Encoding == mediatypes.EncodingPalette {
-			// The base manifest may be missing, if it was deleted, or the
-			// version was pushed by another tool.
-			if err := c.pushPaletteBase(ctx, src, pa.Manifest, pa.Repository, loc, true); err != nil {
-				return pa, err
+// pushItem is an artifact checkArtifact has cleared, ready for
+// pushChecked: where its content is read from, and the repository of the
+// same registry its blobs may be mounted from ("" for none).
+type pushItem struct {
+	src       content.Fetcher
+	ca        *checkedArtifact
+	mountFrom string
+}
+
+// pushChecked pushes the encodings of a pack that checkArtifact has
+// cleared: the blobs of every artifact first, then their manifests, in
+// order. A push cut off before the manifests adds no tag; one cut off
+// between two manifests leaves the first artifact whole and the second
+// absent, never an artifact that names a missing blob. It returns the
+// artifacts whose manifests were pushed, in order.
+func (c *Client) pushChecked(ctx context.Context, items []pushItem, loc Location, opts PushOptions) ([]PushedArtifact, error) {
+	ups := make([]*upload, len(items))
+	for i, it := range items {
+		pa := it.ca.pa
+		if pa.Status == StatusUnchanged {
+			continue
+		}
+		up := c.newUpload(it, loc, opts)
+		if err := up.pushBlobs(ctx); err != nil {
+			return nil, fmt.Errorf("pushing %s/%s:%s: %w", loc.Registry, pa.Repository, pa.Tag, err)
+		}
+		ups[i] = up
+	}
+	var out []PushedArtifact
+	for i, it := range items {
+		pa := it.ca.pa
+		if ups[i] != nil {
+			if err := ups[i].pushManifest(ctx); err != nil {
+				return out, fmt.Errorf("pushing %s/%s:%s: %w", loc.Registry, pa.Repository, pa.Tag, err)
 			}
 		}
-		return pa, nil
+		if pa.Encoding == mediatypes.EncodingPalette {
+			// The base manifest may be missing where the tag was there
+			// already: deleted, or the version was pushed by another tool.
+			if err := c.pushPaletteBase(ctx, it.src, pa.Manifest, pa.Repository, loc, pa.Status != StatusPushed); err != nil {
+				return out, err
+			}
+		}
+		out = append(out, pa)
 	}
-	up := &upload{src: src, repo: ca.repo, manifest: pa.Manifest, tag: pa.Tag, mountFrom: mountAll(mountFrom), concurrency: c.opts.Concurrency}
-	if mountFrom == "" && pa.Encoding == mediatypes.EncodingPalette {
+	return out, nil
+}
+
+// newUpload prepares the upload of a pushItem whose tag is to change.
+func (c *Client) newUpload(it pushItem, loc Location, opts PushOptions) *upload {
+	pa := it.ca.pa
+	up := &upload{src: it.src, repo: it.ca.repo, manifest: pa.Manifest, tag: pa.Tag, mountFrom: mountAll(it.mountFrom), concurrency: c.opts.Concurrency}
+	if it.mountFrom == "" && pa.Encoding == mediatypes.EncodingPalette {
 		// Every Palette archive has the same empty config, which the base
 		// repository holds once any archive was pushed.
 		base := loc.PaletteBaseRepository()
@@ -425,19 +465,12 @@ func (c *Client) pushChecked(ctx context.Context, src content.Fetcher, ca *check
 		}
 	}
 	if opts.Progress != nil {
+		ca := it.ca
 		up.report = func(total, done int64) {
 			opts.Progress(ProgressEvent{Name: ca.name, Version: pa.Tag, Encoding: pa.Encoding, Total: total, Done: done})
 		}
 	}
-	if err := up.push(ctx); err != nil {
-		return pa, fmt.Errorf("pushing %s/%s:%s: %w", loc.Registry, pa.Repository, pa.Tag, err)
-	}
-	if pa.Encoding == mediatypes.EncodingPalette {
-		if err := c.pushPaletteBase(ctx, src, pa.Manifest, pa.Repository, loc, pa.Status == StatusReplaced); err != nil {
-			return pa, err
-		}
-	}
-	return pa, nil
+	return up
 }
 
 // pushPaletteBase pushes the Palette archive's manifest, untagged, to the

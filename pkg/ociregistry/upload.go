@@ -35,6 +35,8 @@ type upload struct {
 	concurrency int
 	// report, when set, is told of the bytes moved (see ProgressEvent).
 	report func(total, done int64)
+	// data is the manifest, once pushBlobs has read it.
+	data []byte
 }
 
 // push moves the manifest's blobs that repo lacks, in parallel, then the
@@ -43,6 +45,15 @@ type upload struct {
 // small blobs are uploaded without asking first, mounts without asking at
 // all, and the manifest is not looked for (the caller resolved the tag).
 func (u *upload) push(ctx context.Context) error {
+	if err := u.pushBlobs(ctx); err != nil {
+		return err
+	}
+	return u.pushManifest(ctx)
+}
+
+// pushBlobs reads the manifest and uploads the blobs it names, those the
+// repository lacks, concurrently.
+func (u *upload) pushBlobs(ctx context.Context) error {
 	if u.manifest.Size > packer.MaxManifestSize {
 		return fmt.Errorf("manifest %s is %d bytes, more than the %d a manifest may have", u.manifest.Digest, u.manifest.Size, packer.MaxManifestSize)
 	}
@@ -74,10 +85,20 @@ func (u *upload) push(ctx context.Context) error {
 	if err := g.Wait(); err != nil {
 		return err
 	}
+	u.data = data
+	return nil
+}
+
+// pushManifest pushes the manifest pushBlobs read, tagged when u has a tag.
+func (u *upload) pushManifest(ctx context.Context) error {
+	if u.data == nil {
+		return fmt.Errorf("manifest %s: its blobs were not pushed", u.manifest.Digest)
+	}
+	var err error
 	if u.tag != "" {
-		err = u.repo.PushReference(ctx, u.manifest, bytes.NewReader(data), u.tag)
+		err = u.repo.PushReference(ctx, u.manifest, bytes.NewReader(u.data), u.tag)
 	} else {
-		err = u.repo.Manifests().Push(ctx, u.manifest, bytes.NewReader(data))
+		err = u.repo.Manifests().Push(ctx, u.manifest, bytes.NewReader(u.data))
 	}
 	if err != nil {
 		return err
