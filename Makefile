@@ -14,8 +14,10 @@ COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 DATE ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DATE)
 
-# How long each fuzz target runs under `make fuzz`.
+# How long each fuzz target runs under `make fuzz`, and under `make
+# fuzz-ci`, which `make test` runs.
 FUZZTIME ?= 20s
+FUZZTIME_CI ?= 5s
 
 # The tools the end-to-end tests drive (see hack/tools.sh).
 E2E_TOOLS := oras crane helm registry
@@ -42,7 +44,7 @@ e2e-tools:
 	hack/tools.sh $(E2E_TOOLS)
 
 .PHONY: test
-test: e2e-tools ## Run every test, end-to-end tests included, with the race detector
+test: e2e-tools ## Lint, fuzz every target briefly, then run every test with the race detector, end-to-end tests included
 	$(GO) test -race -count=1 ./...
 
 .PHONY: e2e
@@ -54,16 +56,16 @@ bench: e2e-tools ## Run every benchmark once: packer, and registry ones against 
 	$(GO) test -run=NONE -bench=. -benchmem -timeout=30m ./...
 
 .PHONY: fuzz
-fuzz: ## Run each fuzz target for FUZZTIME (20s)
-	@found=0; \
-	for pkg in $$($(GO) list ./...); do \
-		for target in $$($(GO) test -list '^Fuzz' "$$pkg" | grep '^Fuzz' || true); do \
-			found=1; \
-			echo "==> $$pkg $$target for $(FUZZTIME)"; \
-			$(GO) test -run='^$$' -fuzz="^$$target\$$" -fuzztime=$(FUZZTIME) "$$pkg"; \
-		done; \
-	done; \
-	if [[ $$found == 0 ]]; then echo "no fuzz targets found"; fi
+fuzz: ## Run each fuzz target for FUZZTIME (20s); failing inputs land in testdata/fuzz
+	hack/fuzz.sh $(FUZZTIME)
+
+.PHONY: fuzz-ci
+fuzz-ci: ## Run each fuzz target briefly, for FUZZTIME_CI (5s), as make test does
+	hack/fuzz.sh $(FUZZTIME_CI)
+
+# make test checks the code with the linters first, and runs every fuzz
+# target briefly (the seed corpora run with the tests themselves).
+test: lint fuzz-ci
 
 .PHONY: lint
 lint: ## Check formatting (gofmt), run go vet and golangci-lint

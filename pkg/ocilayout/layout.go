@@ -126,6 +126,9 @@ func (l *Layout) loadIndex() error {
 		if err := d.Digest.Validate(); err != nil {
 			return fmt.Errorf("%s: index.json entry %d: %w", l.root, i, err)
 		}
+		if d.Size < 0 {
+			return fmt.Errorf("%s: index.json entry %d: negative size %d", l.root, i, d.Size)
+		}
 	}
 	l.index = idx
 	return nil

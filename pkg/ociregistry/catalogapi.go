@@ -12,8 +12,11 @@ import (
 	"slices"
 	"strings"
 
+	"oras.land/oras-go/v2/registry"
 	"oras.land/oras-go/v2/registry/remote/auth"
 	"oras.land/oras-go/v2/registry/remote/retry"
+
+	"github.com/packyard/packyard/pkg/mediatypes"
 )
 
 // CatalogAPIPath is where a packyard registry serves its pack catalog: every
@@ -88,24 +91,67 @@ func (c *Client) listFromCatalogAPI(ctx context.Context, loc Location, opts List
 	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "application/json" {
 		return nil, fmt.Errorf("%w: %s answered %q", errNoCatalogAPI, CatalogAPIPath, mt)
 	}
-	var body catalogAPIResponse
-	dec := json.NewDecoder(io.LimitReader(resp.Body, maxCatalogAPIResponse))
-	if err := dec.Decode(&body); err != nil || body.Packs == nil {
+	out, err := decodeCatalogAPI(io.LimitReader(resp.Body, maxCatalogAPIResponse), loc.Base)
+	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, fmt.Errorf("%w: %s did not answer with a pack catalog: %v", errNoCatalogAPI, CatalogAPIPath, err)
+		return nil, fmt.Errorf("%w: %s did not answer with a pack catalog: %w", errNoCatalogAPI, CatalogAPIPath, err)
+	}
+	return out, nil
+}
+
+// decodeCatalogAPI reads a catalog API response: the packs below base,
+// sorted as List sorts them. What the OCI API could not list is left out,
+// as the OCI API would leave it out: a pack whose name is not one
+// repository name, a version whose tag is not a tag or whose digests are
+// not digests of the two encodings, and a pack or version listed twice
+// (after the first).
+func decodeCatalogAPI(r io.Reader, base string) ([]PackInfo, error) {
+	var body catalogAPIResponse
+	if err := json.NewDecoder(r).Decode(&body); err != nil {
+		return nil, err
+	}
+	if body.Packs == nil {
+		return nil, errors.New(`the answer has no "packs"`)
 	}
 	out := []PackInfo{}
+	seen := map[string]bool{}
 	for _, p := range *body.Packs {
-		if p.Base != loc.Base || len(p.Versions) == 0 {
+		if p.Base != base || !validPackName(p.Name) || seen[p.Name] {
 			continue
 		}
-		slices.SortFunc(p.Versions, func(a, b VersionInfo) int { return CompareTags(a.Tag, b.Tag) })
-		out = append(out, PackInfo{Name: p.Name, Versions: p.Versions})
+		var versions []VersionInfo
+		tags := map[string]bool{}
+		for _, v := range p.Versions {
+			if validCatalogVersion(v) && !tags[v.Tag] {
+				tags[v.Tag] = true
+				versions = append(versions, v)
+			}
+		}
+		if len(versions) == 0 {
+			continue
+		}
+		seen[p.Name] = true
+		slices.SortFunc(versions, func(a, b VersionInfo) int { return CompareTags(a.Tag, b.Tag) })
+		out = append(out, PackInfo{Name: p.Name, Versions: versions})
 	}
 	slices.SortFunc(out, func(a, b PackInfo) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
+}
+
+// validCatalogVersion says whether v is a version the OCI API could list:
+// a tag, and each encoding it lists with the digest of its manifest.
+func validCatalogVersion(v VersionInfo) bool {
+	if (registry.Reference{Reference: v.Tag}).ValidateReferenceAsTag() != nil || len(v.Encodings) == 0 || len(v.Encodings) != len(v.Digests) {
+		return false
+	}
+	for _, enc := range v.Encodings {
+		if enc != mediatypes.EncodingNative && enc != mediatypes.EncodingPalette || v.Digests[enc].Validate() != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // apiClient is the client's authenticating HTTP client without its

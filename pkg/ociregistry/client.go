@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"os"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -164,10 +165,15 @@ func ParseLocation(s string) (Location, error) {
 	if s == "" {
 		return Location{}, errors.New("no registry given: pass -r SERVER[/BASE], set PACKYARD_REGISTRY, or log in with --default")
 	}
-	host, base, _ := strings.Cut(s, "/")
-	if strings.Contains(host, "@") {
-		// Never quote it: the part before @ may be a password.
+	if strings.Contains(s, "@") {
+		// Never quote it: the part before @ may be a password, and a
+		// password may hold a '/'. No location holds an '@'.
 		return Location{}, errors.New("the registry address holds credentials (USER:PASSWORD@); give SERVER[/BASE] and log in with `packyard registry login`")
+	}
+	host, base, _ := strings.Cut(s, "/")
+	if base != "" && slices.ContainsFunc(strings.Split(base, "/"), func(e string) bool { return e == "" || e == "." || e == ".." }) {
+		// The catalog API and the repository names must see one base.
+		return Location{}, fmt.Errorf("%q is not a registry location SERVER[/BASE]: the base path %q has an empty, \".\" or \"..\" part", s, base)
 	}
 	loc := Location{Registry: host, Base: base}
 	// Validate both parts the way a reference would.

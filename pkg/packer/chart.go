@@ -45,6 +45,11 @@ func loadChart(name string) (*chart.Chart, error) {
 		return nil, fmt.Errorf("file '%s' does not appear to be a gzipped archive; got '%s'", name, http.DetectContentType(head))
 	}
 	zr, err := gzip.NewReader(br)
+	if errors.Is(err, io.EOF) {
+		// The magic is there, so the header is cut short: helm's gzip
+		// reader says so.
+		err = io.ErrUnexpectedEOF
+	}
 	if err != nil {
 		return nil, err
 	}

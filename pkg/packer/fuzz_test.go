@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"image"
 	"image/png"
 	"os"
@@ -112,7 +113,7 @@ func FuzzPackJSON(f *testing.F) {
 		// Load fails exactly when Lint finds an error while loading.
 		_, lerr := Load(context.Background(), dir)
 		if lerr != nil {
-			if _, ok := lerr.(*LoadError); !ok {
+			if le := (*LoadError)(nil); !errors.As(lerr, &le) {
 				t.Errorf("Load error is %T, not *LoadError: %v", lerr, lerr)
 			}
 			if r.Errors() == 0 {

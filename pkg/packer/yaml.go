@@ -227,6 +227,11 @@ func VersionTag(version string) string {
 var templateErr = regexp.MustCompile(`^template: [^:]*:(\d+):(?:(\d+):)? (.*)$`)
 var undefinedFunc = regexp.MustCompile(`function "([^"]+)" not defined`)
 
+// funcName is what text/template accepts as a function's name. Its lexer
+// reads more as names (a non-ASCII digit first), which no function can
+// have, so that no template can call.
+var funcName = regexp.MustCompile(`^[\p{L}_][\p{L}\p{Nd}_]*$`)
+
 // parseTemplate parses a manifest as a Go template, the way Palette renders
 // it, and reports a syntax error (an unclosed {{ if }}, a stray {{ end }})
 // at its line. The functions a template calls (helm's and sprig's) are not
@@ -239,7 +244,7 @@ func parseTemplate(name string, data []byte) *Finding {
 		if err == nil {
 			return nil
 		}
-		if m := undefinedFunc.FindStringSubmatch(err.Error()); m != nil {
+		if m := undefinedFunc.FindStringSubmatch(err.Error()); m != nil && funcName.MatchString(m[1]) {
 			if _, ok := funcs[m[1]]; !ok {
 				funcs[m[1]] = func(...any) any { return nil }
 				continue

@@ -2,6 +2,7 @@ package option
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -75,6 +76,9 @@ func ParseBytes(s string) (int64, error) {
 	n, err := strconv.ParseInt(t, 10, 64)
 	if err != nil || n <= 0 {
 		return 0, fmt.Errorf("%q is not a size such as 512MiB or 8GiB", s)
+	}
+	if n > math.MaxInt64/mult {
+		return 0, fmt.Errorf("%q is more bytes than a size can count", s)
 	}
 	return n * mult, nil
 }

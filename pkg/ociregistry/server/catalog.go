@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"path"
@@ -16,6 +17,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
 
 	"github.com/distribution/distribution/v3"
 	"github.com/distribution/distribution/v3/registry/api/errcode"
@@ -732,7 +734,9 @@ func parseCatalogFilter(q url.Values) (catalogFilter, error) {
 		case "q":
 			var s string
 			s, err = single(k)
-			f.words = strings.Fields(strings.ToLower(s))
+			// A NUL separates the fields a version's text joins: no
+			// word holds one, so that none matches across two fields.
+			f.words = strings.FieldsFunc(strings.ToLower(s), func(r rune) bool { return unicode.IsSpace(r) || r == 0 })
 		default:
 			err = fmt.Errorf("%w: unknown parameter %q: the catalog knows name, base, prefix, layer, addonType, cloudType and q", errBadFilter, k)
 		}
@@ -743,18 +747,39 @@ func parseCatalogFilter(q url.Values) (catalogFilter, error) {
 	return f, nil
 }
 
-// key is the filter in a canonical form, to cache bodies by.
+// key is the filter in a canonical form, to cache bodies by. Its parts are
+// quoted, so that no two filters have the same key whatever their values
+// hold, and no key holds a NUL byte; "*" is a part not given (every name,
+// every base), told apart from one given empty.
 func (f catalogFilter) key() string {
-	var names []string
-	for n := range f.names {
-		names = append(names, n)
+	var b strings.Builder
+	part := func(s string) {
+		b.WriteString(strconv.Quote(s))
+		b.WriteByte(' ')
 	}
-	slices.Sort(names)
-	base := "\x01"
-	if f.base != nil {
-		base = *f.base
+	list := func(l []string) {
+		b.WriteString(strconv.Itoa(len(l)))
+		b.WriteByte(' ')
+		for _, s := range l {
+			part(s)
+		}
 	}
-	return strings.Join([]string{strings.Join(names, ","), base, f.prefix, f.layer, f.addonType, f.cloudType, strings.Join(f.words, " ")}, "\x00")
+	if f.names == nil {
+		b.WriteString("* ")
+	} else {
+		list(slices.Sorted(maps.Keys(f.names)))
+	}
+	if f.base == nil {
+		b.WriteString("* ")
+	} else {
+		part(*f.base)
+	}
+	part(f.prefix)
+	part(f.layer)
+	part(f.addonType)
+	part(f.cloudType)
+	list(f.words)
+	return b.String()
 }
 
 func (f catalogFilter) matchPack(k packKey) bool {
