@@ -160,6 +160,27 @@ func TestPaletteArchivesAreImmutable(t *testing.T) {
 		t.Fatalf("overwriting a Palette archive: got %v, want 403 DENIED", err)
 	}
 
+	// An archive pushed by a newer oras, with the empty config and an
+	// artifactType, is an archive to the client, and as immutable.
+	empty := pushBlob(t, repo, ocispec.MediaTypeEmptyJSON, ocispec.DescriptorEmptyJSON.Data)
+	a, ab = manifestOf(t, "application/vnd.unknown.artifact.v1", empty, nil, pushBlob(t, repo, mediatypes.PaletteArchive, []byte("archive c")))
+	b, bb = manifestOf(t, "application/vnd.unknown.artifact.v1", empty, nil, pushBlob(t, repo, mediatypes.PaletteArchive, []byte("archive d")))
+	if err := pushTagged(repo, a, ab, "2.0.0"); err != nil {
+		t.Fatal(err)
+	}
+	if err := pushTagged(repo, b, bb, "2.0.0"); !isDenied(err) {
+		t.Fatalf("overwriting a Palette archive pushed with the empty config: got %v, want 403 DENIED", err)
+	}
+	// A container image there is not a pack: its tag moves.
+	img, ib := image(t, repo, "one")
+	img2, ib2 := image(t, repo, "two")
+	if err := pushTagged(repo, img, ib, "latest"); err != nil {
+		t.Fatal(err)
+	}
+	if err := pushTagged(repo, img2, ib2, "latest"); err != nil {
+		t.Fatalf("moving an image's tag in an archive repository: %v", err)
+	}
+
 	// The same shape outside spectro-packs/archive/ is not a pack.
 	other := r.repo(t, "base/files")
 	config = pushBlob(t, other, mediatypes.PaletteConfig, []byte(mediatypes.PaletteConfigData))

@@ -19,6 +19,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/packyard/packyard/pkg/mediatypes"
+	"github.com/packyard/packyard/pkg/packer"
 )
 
 // middlewareName is the name packyard's registry middleware is known by in
@@ -209,12 +210,11 @@ func inspectManifest(repo string, payload []byte) manifestInfo {
 	if m.Subject != nil && m.Subject.Digest.Validate() != nil {
 		info.subject = nil
 	}
-	switch {
-	case m.ArtifactType == mediatypes.ArtifactTypePack, m.Config.MediaType == mediatypes.PackConfig:
-		info.pack = true
-	case m.Config.MediaType == mediatypes.PaletteConfig && len(m.Layers) == 1 && isPaletteArchiveRepo(repo):
-		info.pack = true
-	}
+	// A pack version is what the client reads as one: a native pack
+	// anywhere, and in a Palette archive repository any manifest the client
+	// reads as an archive (oras 1.0's config, or a newer oras's empty one).
+	enc, err := packer.Encoding(&ocispec.Manifest{ArtifactType: m.ArtifactType, Config: m.Config, Layers: make([]ocispec.Descriptor, len(m.Layers))})
+	info.pack = err == nil && (enc == mediatypes.EncodingNative || isPaletteArchiveRepo(repo))
 	return info
 }
 
