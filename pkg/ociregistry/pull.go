@@ -16,6 +16,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/errdef"
+	"oras.land/oras-go/v2/registry"
 	"oras.land/oras-go/v2/registry/remote"
 
 	"github.com/packyard/packyard/pkg/mediatypes"
@@ -45,6 +46,9 @@ func ParsePackRef(s string) (PackRef, error) {
 	} else if name, v, ok := strings.Cut(s, ":"); ok {
 		if v == "" {
 			return r, fmt.Errorf("%q: the version after ':' is empty", s)
+		}
+		if tag := packer.VersionTag(v); (registry.Reference{Registry: "r", Repository: "r", Reference: tag}).ValidateReferenceAsTag() != nil {
+			return r, fmt.Errorf("%q: the version %q is not one a tag can hold: letters, digits, '.', '_', '-' and '+', up to 128, not starting with '.' or '-'", s, v)
 		}
 		r.Name, r.Version = name, v
 	} else {

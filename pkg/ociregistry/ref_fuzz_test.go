@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"oras.land/oras-go/v2/registry"
+
+	"github.com/packyard/packyard/pkg/packer"
 )
 
 // FuzzParsePackRef checks the reader of NAME[:VERSION|@DIGEST]: what it
@@ -50,6 +52,12 @@ func FuzzParsePackRef(f *testing.F) {
 		}
 		if strings.Contains(r.Version, "@") {
 			t.Errorf("ParsePackRef(%q) = version %q with an '@'", s, r.Version)
+		}
+		if r.Version != "" {
+			ref := registry.Reference{Registry: loc.Registry, Repository: loc.NativeRepository(r.Name), Reference: packer.VersionTag(r.Version)}
+			if err := ref.ValidateReferenceAsTag(); err != nil {
+				t.Errorf("ParsePackRef(%q) accepted the version %q, which no tag can hold: %v", s, r.Version, err)
+			}
 		}
 		if got := r.String(); got != s {
 			t.Errorf("ParsePackRef(%q) prints as %q", s, got)
