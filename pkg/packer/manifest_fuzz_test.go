@@ -125,6 +125,13 @@ func FuzzFetchManifest(f *testing.F) {
 		if mt != ocispec.MediaTypeImageManifest && mt != "application/vnd.docker.distribution.manifest.v2+json" || m.SchemaVersion != 2 {
 			t.Errorf("read a manifest of media type %q, schema version %d", mt, m.SchemaVersion)
 		}
+		// Every reader (unpack, inspect, copy) may trust the descriptors
+		// of a manifest read: sizes and digests a registry could serve.
+		for _, d := range append([]ocispec.Descriptor{m.Config}, m.Layers...) {
+			if d.Size < 0 || d.Digest.Validate() != nil {
+				t.Errorf("read a manifest naming the descriptor %+v", d)
+			}
+		}
 
 		enc, err := Encoding(m)
 		switch {

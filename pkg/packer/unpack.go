@@ -114,6 +114,21 @@ func FetchManifest(ctx context.Context, src content.Fetcher, desc ocispec.Descri
 	if m.SchemaVersion != 2 {
 		return nil, kindf(ErrNotPack, "manifest %s has schemaVersion %d, want 2", desc.Digest, m.SchemaVersion)
 	}
+	// What the manifest names is checked once, here, for every reader of
+	// it (unpack, inspect, copy): sizes and digests a registry could not
+	// have served.
+	if err := checkDescriptor(m.Config, "config"); err != nil {
+		return nil, err
+	}
+	for i, l := range m.Layers {
+		label := l.Annotations[ocispec.AnnotationTitle]
+		if label == "" {
+			label = fmt.Sprintf("#%d (%s)", i, l.Digest)
+		}
+		if err := checkDescriptor(l, label); err != nil {
+			return nil, err
+		}
+	}
 	return &m, nil
 }
 
