@@ -197,7 +197,7 @@ func TestHostilePull(t *testing.T) {
 		{name: "status 500 on a layer, every time", serve: func(t *testing.T, reg *hostileregistry.Registry) string {
 			values := hostileNative(t, reg)
 			reg.Fault(hostileregistry.Fault{Path: "/blobs/" + values.Digest.String(), Status: 500})
-			return "(status 500)"
+			return "fetching layer values.yaml: " + reg.Host + "/team/packs/evil: the registry answers 500 on purpose (status 500)"
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -147,7 +147,15 @@ func responseError(err error, er *errcode.ErrorResponse, loc ociregistry.Locatio
 		return fail("registry out of space", "The registry's storage is full: its administrator must free space or grow the storage "+
 			"(`packyard serve gc --delete` reclaims blobs no pack references), then push again.")
 	}
-	return &cliError{err: &remoteFailure{msg: fmt.Sprintf("%s: %s (status %d)", target, detail, er.StatusCode), err: err}}
+	msg := fmt.Sprintf("%s: %s (status %d)", target, detail, er.StatusCode)
+	// An unexpected status says the most with what was being done, as the
+	// library put it: "fetching layer values.yaml: ...".
+	if what, ok := strings.CutSuffix(err.Error(), er.Error()); ok {
+		if what = strings.TrimSuffix(what, ": "); what != "" {
+			msg = what + ": " + msg
+		}
+	}
+	return &cliError{err: &remoteFailure{msg: msg, err: err}}
 }
 
 // writes says whether a request method changes the registry: a 404 to one

@@ -138,7 +138,13 @@ func TestRemoteErrorResponses(t *testing.T) {
 		{
 			name: "multi-line message",
 			err:  response(http.MethodGet, "https://reg.example.com/v2/team/packs/x/tags/list", 500, "UNKNOWN", "upstream failed:\n  connect: timeout\r\n"),
-			msg:  "reg.example.com/team/packs/x: upstream failed: connect: timeout (status 500)",
+			msg:  "pushing reg.example.com: reg.example.com/team/packs/x: upstream failed: connect: timeout (status 500)",
+		},
+		{
+			name: "unexpected status, with what was being done",
+			err: fmt.Errorf("fetching layer values.yaml: %w",
+				response(http.MethodGet, "https://reg.example.com/v2/team/packs/x/blobs/sha256:aa", 500, "UNKNOWN", "disk on fire")),
+			msg: "fetching layer values.yaml: pushing reg.example.com: reg.example.com/team/packs/x: disk on fire (status 500)",
 		},
 	}
 	for _, tt := range tests {
