@@ -378,16 +378,16 @@ type pushedArtifact struct {
 	Status string `json:"status"`
 }
 
-// pushedArtifacts finds every pushed artifact in the JSON `pack push -o json`
-// printed, wherever the summary nests them: any object with an encoding, a
-// status and a manifest.
-func pushedArtifacts(t *testing.T, stdout string) []pushedArtifact {
+// jsonObjects finds, in the JSON document a command printed, the
+// outermost objects that match says are what the test looks for, wherever
+// the document nests them.
+func jsonObjects(t *testing.T, what, stdout string, match func(map[string]any) bool) []map[string]any {
 	t.Helper()
 	var doc any
 	if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
-		t.Fatalf("pack push -o json: stdout is not JSON: %v\n%s", err, stdout)
+		t.Fatalf("%s: stdout is not JSON: %v\n%s", what, err, stdout)
 	}
-	var out []pushedArtifact
+	var out []map[string]any
 	var walk func(v any)
 	walk = func(v any) {
 		switch v := v.(type) {
@@ -396,16 +396,8 @@ func pushedArtifacts(t *testing.T, stdout string) []pushedArtifact {
 				walk(e)
 			}
 		case map[string]any:
-			_, hasEnc := v["encoding"]
-			_, hasStatus := v["status"]
-			_, hasManifest := v["manifest"]
-			if hasEnc && hasStatus && hasManifest {
-				data, _ := json.Marshal(v)
-				var a pushedArtifact
-				if err := json.Unmarshal(data, &a); err != nil {
-					t.Fatalf("pushed artifact %s: %v", data, err)
-				}
-				out = append(out, a)
+			if match(v) {
+				out = append(out, v)
 				return
 			}
 			for _, e := range v {
@@ -414,6 +406,28 @@ func pushedArtifacts(t *testing.T, stdout string) []pushedArtifact {
 		}
 	}
 	walk(doc)
+	return out
+}
+
+// pushedArtifacts finds every pushed artifact in the JSON `pack push -o json`
+// printed, wherever the summary nests them: any object with an encoding, a
+// status and a manifest.
+func pushedArtifacts(t *testing.T, stdout string) []pushedArtifact {
+	t.Helper()
+	var out []pushedArtifact
+	for _, v := range jsonObjects(t, "pack push -o json", stdout, func(v map[string]any) bool {
+		_, hasEnc := v["encoding"]
+		_, hasStatus := v["status"]
+		_, hasManifest := v["manifest"]
+		return hasEnc && hasStatus && hasManifest
+	}) {
+		data, _ := json.Marshal(v)
+		var a pushedArtifact
+		if err := json.Unmarshal(data, &a); err != nil {
+			t.Fatalf("pushed artifact %s: %v", data, err)
+		}
+		out = append(out, a)
+	}
 	return out
 }
 

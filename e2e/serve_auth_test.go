@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"crypto/rand"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -137,31 +136,14 @@ func expectRefused(t *testing.T, what string, res result, want ...string) {
 // packNames lists the pack names `pack ls -o json` printed.
 func packNames(t *testing.T, stdout string) []string {
 	t.Helper()
-	var doc any
-	if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
-		t.Fatalf("pack ls -o json: %v\n%s", err, stdout)
-	}
 	var names []string
-	var walk func(v any)
-	walk = func(v any) {
-		switch v := v.(type) {
-		case []any:
-			for _, e := range v {
-				walk(e)
-			}
-		case map[string]any:
-			if n, ok := v["name"].(string); ok {
-				if _, ok := v["versions"]; ok {
-					names = append(names, n)
-					return
-				}
-			}
-			for _, e := range v {
-				walk(e)
-			}
-		}
+	for _, v := range jsonObjects(t, "pack ls -o json", stdout, func(v map[string]any) bool {
+		_, named := v["name"].(string)
+		_, versions := v["versions"]
+		return named && versions
+	}) {
+		names = append(names, v["name"].(string))
 	}
-	walk(doc)
 	return names
 }
 
