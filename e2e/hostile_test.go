@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"archive/tar"
-	"bytes"
-	"compress/gzip"
 	"encoding/json"
 	"maps"
 	"os"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/packyard/packyard/internal/hostileregistry"
 	"github.com/packyard/packyard/internal/testfs"
+	"github.com/packyard/packyard/internal/testtar"
 )
 
 // Media types and annotations of the crafted native artifacts, spelled out
@@ -36,49 +35,12 @@ const (
 	hostileArchiveTitle = "evil-1.0.0.tar.gz"
 )
 
-// hostileEntry is a tar entry written as it is, name and link unchecked.
-type hostileEntry struct {
-	name, body, link string
-	typ              byte
-	// zeros, when set, is the size of a file of zeros.
-	zeros int64
-}
-
-func hostileTarGz(t *testing.T, entries ...hostileEntry) (gz []byte, tarDigest digest.Digest) {
+// hostileTarGz writes entries, unchecked, into a tar.gz; it returns the
+// archive and the digest of the tar inside it.
+func hostileTarGz(t *testing.T, entries ...testtar.Entry) (gz []byte, tarDigest digest.Digest) {
 	t.Helper()
-	var tarBuf bytes.Buffer
-	tw := tar.NewWriter(&tarBuf)
-	for _, e := range entries {
-		hdr := &tar.Header{Name: e.name, Typeflag: e.typ, Linkname: e.link, Mode: 0o644, Size: int64(len(e.body)), Format: tar.FormatPAX}
-		if e.zeros > 0 {
-			hdr.Size = e.zeros
-		}
-		if e.typ != tar.TypeReg {
-			hdr.Size = 0
-		}
-		if err := tw.WriteHeader(hdr); err != nil {
-			t.Fatal(err)
-		}
-		body := []byte(e.body)
-		if e.zeros > 0 {
-			body = make([]byte, e.zeros)
-		}
-		if _, err := tw.Write(body[:hdr.Size]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	var gzBuf bytes.Buffer
-	zw := gzip.NewWriter(&gzBuf)
-	if _, err := zw.Write(tarBuf.Bytes()); err != nil {
-		t.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return gzBuf.Bytes(), digest.FromBytes(tarBuf.Bytes())
+	tarball := testtar.Tar(t, entries...)
+	return testtar.Gzip(t, tarball), digest.FromBytes(tarball)
 }
 
 // hostileManifest stores m, tagged 1.0.0 in repo.
@@ -98,7 +60,7 @@ func hostileManifest(t *testing.T, reg *hostileregistry.Registry, repo string, m
 // hostileNative stores the native artifact of evil 1.0.0 below team/:
 // pack.json, values.yaml and, when entries are given, a folder layer
 // "files" of them. It returns the values.yaml layer.
-func hostileNative(t *testing.T, reg *hostileregistry.Registry, entries ...hostileEntry) ocispec.Descriptor {
+func hostileNative(t *testing.T, reg *hostileregistry.Registry, entries ...testtar.Entry) ocispec.Descriptor {
 	t.Helper()
 	titled := func(d ocispec.Descriptor, title string) ocispec.Descriptor {
 		d.Annotations = map[string]string{ocispec.AnnotationTitle: title}
@@ -125,12 +87,12 @@ func hostileNative(t *testing.T, reg *hostileregistry.Registry, entries ...hosti
 // hostilePalette stores the Palette archive of evil 1.0.0 below team/: a
 // top folder holding pack.json, values.yaml and extra. It returns the
 // archive's layer.
-func hostilePalette(t *testing.T, reg *hostileregistry.Registry, extra ...hostileEntry) ocispec.Descriptor {
+func hostilePalette(t *testing.T, reg *hostileregistry.Registry, extra ...testtar.Entry) ocispec.Descriptor {
 	t.Helper()
-	gz, _ := hostileTarGz(t, append([]hostileEntry{
-		{name: hostileTop + "/", typ: tar.TypeDir},
-		{name: hostileTop + "/pack.json", body: hostilePackJSON, typ: tar.TypeReg},
-		{name: hostileTop + "/values.yaml", body: "a: 1\n", typ: tar.TypeReg},
+	gz, _ := hostileTarGz(t, append([]testtar.Entry{
+		testtar.Dir(hostileTop + "/"),
+		testtar.File(hostileTop+"/pack.json", hostilePackJSON),
+		testtar.File(hostileTop+"/values.yaml", "a: 1\n"),
 	}, extra...)...)
 	cfg := reg.Put(paletteConfigType, []byte("{}"))
 	archive := reg.Put(ocispec.MediaTypeImageLayer, gz)
@@ -156,22 +118,22 @@ func TestHostilePull(t *testing.T) {
 		advice string
 	}{
 		{name: "palette entry with ..", serve: func(t *testing.T, reg *hostileregistry.Registry) string {
-			hostilePalette(t, reg, hostileEntry{name: hostileTop + "/../../sentinel/evil", body: "x", typ: tar.TypeReg})
+			hostilePalette(t, reg, testtar.File(hostileTop+"/../../sentinel/evil", "x"))
 			return `entry "evil-1.0.0/../../sentinel/evil"`
 		}},
 		{name: "native link out, then a file through it", serve: func(t *testing.T, reg *hostileregistry.Registry) string {
 			hostileNative(t, reg,
-				hostileEntry{name: "files/", typ: tar.TypeDir},
-				hostileEntry{name: "files/out", link: "../../sentinel", typ: tar.TypeSymlink},
-				hostileEntry{name: "files/out/evil", body: "x", typ: tar.TypeReg})
+				testtar.Dir("files/"),
+				testtar.Symlink("files/out", "../../sentinel"),
+				testtar.File("files/out/evil", "x"))
 			return `entry "files/out/evil"`
 		}},
 		{name: "device file", serve: func(t *testing.T, reg *hostileregistry.Registry) string {
-			hostilePalette(t, reg, hostileEntry{name: hostileTop + "/null", typ: tar.TypeChar})
+			hostilePalette(t, reg, testtar.Special(hostileTop+"/null", tar.TypeChar))
 			return `entry "evil-1.0.0/null": device files`
 		}},
 		{name: "gzip bomb", serve: func(t *testing.T, reg *hostileregistry.Registry) string {
-			hostilePalette(t, reg, hostileEntry{name: hostileTop + "/zeros.bin", zeros: 64 << 20, typ: tar.TypeReg})
+			hostilePalette(t, reg, testtar.Zeros(hostileTop+"/zeros.bin", 64<<20))
 			return `entry "evil-1.0.0/zeros.bin" (67108864 bytes) takes the pack past the 1048576-byte limit`
 		}, args: []string{"--max-size", "1MiB"}, advice: "--max-size"},
 		{name: "layer digest mismatch", serve: func(t *testing.T, reg *hostileregistry.Registry) string {
@@ -190,7 +152,7 @@ func TestHostilePull(t *testing.T) {
 			return "is 104857600 bytes, more than the 4194304 a manifest may have"
 		}, advice: "No pack has a manifest over 4 MiB"},
 		{name: "connection closed in the middle of the archive", serve: func(t *testing.T, reg *hostileregistry.Registry) string {
-			archive := hostilePalette(t, reg, hostileEntry{name: hostileTop + "/big.yaml", body: strings.Repeat("key: value\n", 64<<10), typ: tar.TypeReg})
+			archive := hostilePalette(t, reg, testtar.File(hostileTop+"/big.yaml", strings.Repeat("key: value\n", 64<<10)))
 			reg.Fault(hostileregistry.Fault{Method: "GET", Path: "/blobs/" + archive.Digest.String(), CloseAfter: archive.Size / 2})
 			return "layer " + hostileArchiveTitle + ": content does not match its descriptor: it ends after"
 		}},

@@ -3,10 +3,8 @@ package ociregistry_test
 import (
 	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"encoding/json"
 	"errors"
-	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -21,6 +19,7 @@ import (
 
 	"github.com/packyard/packyard/internal/hostileregistry"
 	"github.com/packyard/packyard/internal/testfs"
+	"github.com/packyard/packyard/internal/testtar"
 	"github.com/packyard/packyard/pkg/mediatypes"
 	"github.com/packyard/packyard/pkg/ociregistry"
 	"github.com/packyard/packyard/pkg/packer"
@@ -45,83 +44,19 @@ func hostileLoc(reg *hostileregistry.Registry) ociregistry.Location {
 	return ociregistry.Location{Registry: reg.Host, Base: hostileBase}
 }
 
-// hEntry is one tar entry of a crafted archive, written as it is.
-type hEntry struct {
-	name string
-	typ  byte
-	body string
-	link string
-	// zeros, when set, is the size of a file of zeros (body is ignored).
-	zeros int64
-}
+// hEntry is an entry of an archive a test builds.
+type hEntry = testtar.Entry
 
-func hFile(name, body string) hEntry   { return hEntry{name: name, typ: tar.TypeReg, body: body} }
-func hDir(name string) hEntry          { return hEntry{name: name, typ: tar.TypeDir} }
-func hLink(name, target string) hEntry { return hEntry{name: name, typ: tar.TypeSymlink, link: target} }
-func hHardLink(name, target string) hEntry {
-	return hEntry{name: name, typ: tar.TypeLink, link: target}
-}
-func hSpecial(name string, typ byte) hEntry {
-	return hEntry{name: name, typ: typ}
-}
-func hZeros(name string, size int64) hEntry { return hEntry{name: name, typ: tar.TypeReg, zeros: size} }
-
-// hTar writes entries into a plain tar, names and links unchecked.
-func hTar(t testing.TB, entries ...hEntry) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, e := range entries {
-		hdr := &tar.Header{Name: e.name, Typeflag: e.typ, Linkname: e.link, Mode: 0o644, Format: tar.FormatPAX}
-		switch e.typ {
-		case tar.TypeReg:
-			hdr.Size = int64(len(e.body))
-			if e.zeros > 0 {
-				hdr.Size = e.zeros
-			}
-		case tar.TypeDir:
-			hdr.Mode = 0o755
-		case tar.TypeChar, tar.TypeBlock:
-			hdr.Devmajor, hdr.Devminor = 1, 3
-		}
-		if err := tw.WriteHeader(hdr); err != nil {
-			t.Fatalf("%s: %v", e.name, err)
-		}
-		var err error
-		if e.zeros > 0 {
-			_, err = io.CopyN(tw, zeroReader{}, e.zeros)
-		} else if e.typ == tar.TypeReg {
-			_, err = tw.Write([]byte(e.body))
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
-type zeroReader struct{}
-
-func (zeroReader) Read(p []byte) (int, error) { clear(p); return len(p), nil }
-
-func hGzip(t testing.TB, data []byte) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := zw.Write(data); err != nil {
-		t.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
+var (
+	hFile     = testtar.File
+	hDir      = testtar.Dir
+	hLink     = testtar.Symlink
+	hHardLink = testtar.HardLink
+	hSpecial  = testtar.Special
+	hZeros    = testtar.Zeros
+	hTar      = testtar.Tar
+	hGzip     = testtar.Gzip
+)
 
 // servedPack is a pack artifact a hostile registry holds, tagged
 // evil:1.0.0, with the parts the cases lie about.

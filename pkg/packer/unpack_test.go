@@ -3,7 +3,6 @@ package packer
 import (
 	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -22,81 +21,23 @@ import (
 	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/content/memory"
 
+	"github.com/packyard/packyard/internal/testtar"
 	"github.com/packyard/packyard/pkg/mediatypes"
 )
 
 // upTE is one tar entry of a crafted archive.
-type upTE struct {
-	name string
-	typ  byte
-	body string
-	link string
-	mode int64
-	// zeros, when set, is the size of a file of zeros (body is ignored).
-	zeros int64
-}
+// upTE is an entry of an archive a test builds.
+type upTE = testtar.Entry
 
-func upF(name, body string) upTE { return upTE{name: name, typ: tar.TypeReg, body: body, mode: 0o644} }
-func upD(name string) upTE       { return upTE{name: name, typ: tar.TypeDir, mode: 0o755} }
-func upL(name, target string) upTE {
-	return upTE{name: name, typ: tar.TypeSymlink, link: target, mode: 0o777}
-}
-func upH(name, target string) upTE {
-	return upTE{name: name, typ: tar.TypeLink, link: target, mode: 0o644}
-}
-func upDev(name string, typ byte) upTE { return upTE{name: name, typ: typ, mode: 0o644} }
-
-// upTar writes entries, as they are, into a plain tar.
-func upTar(t testing.TB, entries ...upTE) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, e := range entries {
-		hdr := &tar.Header{Name: e.name, Typeflag: e.typ, Linkname: e.link, Mode: e.mode, Format: tar.FormatPAX}
-		if e.typ == tar.TypeReg {
-			hdr.Size = int64(len(e.body))
-			if e.zeros > 0 {
-				hdr.Size = e.zeros
-			}
-		}
-		if e.typ == tar.TypeChar || e.typ == tar.TypeBlock {
-			hdr.Devmajor, hdr.Devminor = 1, 3
-		}
-		if err := tw.WriteHeader(hdr); err != nil {
-			t.Fatalf("%s: %v", e.name, err)
-		}
-		if e.zeros > 0 {
-			if _, err := io.CopyN(tw, upZeros{}, e.zeros); err != nil {
-				t.Fatal(err)
-			}
-		} else if e.typ == tar.TypeReg {
-			if _, err := tw.Write([]byte(e.body)); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
-type upZeros struct{}
-
-func (upZeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
-
-func upGz(t testing.TB, data []byte) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-	if _, err := zw.Write(data); err != nil {
-		t.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
+var (
+	upF   = testtar.File
+	upD   = testtar.Dir
+	upL   = testtar.Symlink
+	upH   = testtar.HardLink
+	upDev = testtar.Special
+	upTar = testtar.Tar
+	upGz  = testtar.Gzip
+)
 
 const upPackJSON = `{"name":"evil","displayName":"Evil","version":"1.0.0","layer":"addon"}`
 
@@ -337,14 +278,14 @@ func upHostileCases() []upCase {
 		}, want: ErrUnsafeContent, entry: "pack.json"},
 
 		// Limits.
-		{name: "gzip bomb", make: upPaletteCase(upTE{name: "zeros.bin", typ: tar.TypeReg, zeros: 64 << 20, mode: 0o644}),
+		{name: "gzip bomb", make: upPaletteCase(testtar.Zeros("zeros.bin", 64<<20)),
 			opts: UnpackOptions{MaxSize: 1 << 20}, want: ErrTooLarge},
-		{name: "gzip bomb in native folder", make: upNativeCase(upD("files/"), upTE{name: "files/zeros.bin", typ: tar.TypeReg, zeros: 64 << 20, mode: 0o644}),
+		{name: "gzip bomb in native folder", make: upNativeCase(upD("files/"), testtar.Zeros("files/zeros.bin", 64<<20)),
 			opts: UnpackOptions{MaxSize: 1 << 20}, want: ErrTooLarge},
 		{name: "many files past the size", make: func(t *testing.T, e upEnv, s *memory.Store) (content.Fetcher, ocispec.Descriptor) {
 			var entries []upTE
 			for i := range 20 {
-				entries = append(entries, upTE{name: fmt.Sprintf("z%02d", i), typ: tar.TypeReg, zeros: 100 << 10, mode: 0o644})
+				entries = append(entries, testtar.Zeros(fmt.Sprintf("z%02d", i), 100<<10))
 			}
 			return s, upPaletteEntries(t, s, entries...)
 		}, opts: UnpackOptions{MaxSize: 1 << 20}, want: ErrTooLarge},
