@@ -49,48 +49,6 @@ func (s *served) kill(t *testing.T) {
 	}
 }
 
-// serveCommand starts `packyard serve` as serve does, through argv, a
-// command that runs it listening on host, and waits for /health.
-func serveCommand(t *testing.T, env []string, host string, argv ...string) *served {
-	t.Helper()
-	s := &served{Host: host, logs: &testenv.SyncBuffer{}, exited: make(chan error, 1)}
-	s.cmd = exec.Command(argv[0], argv[1:]...)
-	s.cmd.Env = append(baseEnv(), env...)
-	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { s.exited <- s.cmd.Wait() }()
-	t.Cleanup(func() {
-		if !s.stopped {
-			_ = s.cmd.Process.Kill()
-			if err := <-s.exited; err != nil && !strings.Contains(err.Error(), "killed") {
-				t.Logf("%s: %v", strings.Join(argv, " "), err)
-			}
-		}
-	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		select {
-		case err := <-s.exited:
-			s.stopped = true
-			t.Fatalf("%s exited: %v\n%s", strings.Join(argv, " "), err, s.logs.String())
-		default:
-		}
-		resp, err := http.Get("http://" + host + "/health")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return s
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/health did not answer: %v\n%s", err, s.logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // writeBulkPack writes a pack named name, version 1.0.0, into dir: a valid
 // Helm chart archive of about size bytes of incompressible content drawn
 // from seed, stored without compression, and the pack's small files. It
@@ -818,22 +776,7 @@ func TestServeConcurrentPushes(t *testing.T) {
 // them is in one process. docs/deploy.md says so, and how to avoid it.)
 func TestServeConcurrentPushesScaleOut(t *testing.T) {
 	env := newClientEnv(t)
-	config := filepath.Join(t.TempDir(), "registry.yml")
-	if err := os.WriteFile(config, fmt.Appendf(nil, `version: 0.1
-log:
-  level: warn
-storage:
-  filesystem:
-    rootdirectory: %q
-  delete:
-    enabled: true
-http:
-  secret: shared-between-replicas
-`, filepath.Join(t.TempDir(), "shared")), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	a := serve(t, env.vars, "--config", config)
-	b := serve(t, env.vars, "--config", config)
+	a, b := serveReplicas(t, env, "")
 	regs := []string{a.Host + "/demo", b.Host + "/demo"}
 	const clients = 8
 

@@ -18,30 +18,8 @@ import (
 // other, and the pack catalog of each lists it.
 func TestServeScaleOut(t *testing.T) {
 	env := newClientEnv(t)
-	data := filepath.Join(t.TempDir(), "shared")
-	config := filepath.Join(t.TempDir(), "registry.yml")
-	// Replicas share the storage and the secret that signs upload state;
-	// the catalog re-reads storage every second to see the other's pushes.
-	if err := os.WriteFile(config, fmt.Appendf(nil, `version: 0.1
-log:
-  level: warn
-storage:
-  filesystem:
-    rootdirectory: %q
-  delete:
-    enabled: true
-http:
-  secret: shared-between-replicas
-middleware:
-  registry:
-    - name: packyard
-      options:
-        catalogrefresh: 1s
-`, data), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	a := serve(t, env.vars, "--config", config)
-	b := serve(t, env.vars, "--config", config)
+	// The catalog re-reads storage every second to see the other's pushes.
+	a, b := serveReplicas(t, env, "1s")
 
 	env.mustRun(t, repoRoot, packyardBin, "pack", "push", filepath.Join(repoRoot, "examples", "hello-chart"), "-r", a.Host+"/team", "--plain-http")
 
@@ -84,4 +62,36 @@ func getBody(t *testing.T, url string) string {
 		t.Fatalf("GET %s: %d %s", url, resp.StatusCode, b)
 	}
 	return string(b)
+}
+
+// serveReplicas starts two `packyard serve` replicas on one storage folder,
+// as behind a load balancer: they share the storage and the secret that
+// signs upload state. catalogRefresh, when set, is how often each catalog
+// re-reads the storage.
+func serveReplicas(t *testing.T, env *clientEnv, catalogRefresh string) (a, b *served) {
+	t.Helper()
+	config := fmt.Sprintf(`version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: %q
+  delete:
+    enabled: true
+http:
+  secret: shared-between-replicas
+`, filepath.Join(t.TempDir(), "shared"))
+	if catalogRefresh != "" {
+		config += fmt.Sprintf(`middleware:
+  registry:
+    - name: packyard
+      options:
+        catalogrefresh: %s
+`, catalogRefresh)
+	}
+	file := filepath.Join(t.TempDir(), "registry.yml")
+	if err := os.WriteFile(file, []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return serve(t, env.vars, "--config", file), serve(t, env.vars, "--config", file)
 }

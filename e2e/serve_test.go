@@ -31,8 +31,17 @@ type served struct {
 // waits for /health.
 func serve(t *testing.T, env []string, args ...string) *served {
 	t.Helper()
-	s := &served{Host: freeLoopbackAddr(t), logs: &testenv.SyncBuffer{}, exited: make(chan error, 1)}
-	s.cmd = exec.Command(packyardBin, append([]string{"serve", "--addr", s.Host}, args...)...)
+	host := freeLoopbackAddr(t)
+	return serveCommand(t, env, host, append([]string{packyardBin, "serve", "--addr", host}, args...)...)
+}
+
+// serveCommand starts argv, a command that runs `packyard serve` listening
+// on host (itself, or through a wrapper such as unshare), and waits for
+// /health.
+func serveCommand(t *testing.T, env []string, host string, argv ...string) *served {
+	t.Helper()
+	s := &served{Host: host, logs: &testenv.SyncBuffer{}, exited: make(chan error, 1)}
+	s.cmd = exec.Command(argv[0], argv[1:]...)
 	s.cmd.Env = append(baseEnv(), env...)
 	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
 	if err := s.cmd.Start(); err != nil {
@@ -43,7 +52,7 @@ func serve(t *testing.T, env []string, args ...string) *served {
 		if !s.stopped {
 			_ = s.cmd.Process.Kill()
 			if err := <-s.exited; err != nil && !strings.Contains(err.Error(), "killed") {
-				t.Logf("packyard serve: %v", err)
+				t.Logf("%s: %v", strings.Join(argv, " "), err)
 			}
 		}
 	})
@@ -52,7 +61,7 @@ func serve(t *testing.T, env []string, args ...string) *served {
 		select {
 		case err := <-s.exited:
 			s.stopped = true // the cleanup must not wait for the exit again
-			t.Fatalf("packyard serve exited: %v\n%s", err, s.logs.String())
+			t.Fatalf("%s exited: %v\n%s", strings.Join(argv, " "), err, s.logs.String())
 		default:
 		}
 		resp, err := http.Get("http://" + s.Host + "/health")
