@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"archive/tar"
-	"encoding/json"
 	"maps"
 	"os"
 	"path/filepath"
@@ -10,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/opencontainers/go-digest"
-	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/packyard/packyard/internal/hostileregistry"
@@ -46,14 +44,7 @@ func hostileTarGz(t *testing.T, entries ...testtar.Entry) (gz []byte, tarDigest 
 // hostileManifest stores m, tagged 1.0.0 in repo.
 func hostileManifest(t *testing.T, reg *hostileregistry.Registry, repo string, m ocispec.Manifest) ocispec.Descriptor {
 	t.Helper()
-	m.Versioned = specs.Versioned{SchemaVersion: 2}
-	m.MediaType = ocispec.MediaTypeImageManifest
-	raw, err := json.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := reg.Put(ocispec.MediaTypeImageManifest, raw)
-	reg.Tag(repo, "1.0.0", d.Digest)
+	d, _ := reg.PutManifest(t, repo, "1.0.0", m)
 	return d
 }
 

@@ -28,6 +28,7 @@ import (
 	"testing"
 
 	"github.com/opencontainers/go-digest"
+	"github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -147,6 +148,21 @@ func (r *Registry) Tag(repo, tag string, d digest.Digest) {
 		r.tags[repo] = map[string]digest.Digest{}
 	}
 	r.tags[repo][tag] = d
+}
+
+// PutManifest stores m as an OCI image manifest (schema version 2) and
+// tags it tag in repo. It returns the manifest's descriptor and bytes.
+func (r *Registry) PutManifest(t testing.TB, repo, tag string, m ocispec.Manifest) (ocispec.Descriptor, []byte) {
+	t.Helper()
+	m.Versioned = specs.Versioned{SchemaVersion: 2}
+	m.MediaType = ocispec.MediaTypeImageManifest
+	raw, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := r.Put(ocispec.MediaTypeImageManifest, raw)
+	r.Tag(repo, tag, d.Digest)
+	return d, raw
 }
 
 // Fault adds a lie, after those added before.

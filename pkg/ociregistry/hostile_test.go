@@ -77,15 +77,7 @@ type servedPack struct {
 // putManifest stores m as an image manifest, tagged evil:1.0.0 in repo.
 func putManifest(t testing.TB, reg *hostileregistry.Registry, repo string, m ocispec.Manifest) (ocispec.Descriptor, []byte) {
 	t.Helper()
-	m.Versioned = specs.Versioned{SchemaVersion: 2}
-	m.MediaType = ocispec.MediaTypeImageManifest
-	raw, err := json.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	desc := reg.Put(ocispec.MediaTypeImageManifest, raw)
-	reg.Tag(repo, hostileVersion, desc.Digest)
-	return desc, raw
+	return reg.PutManifest(t, repo, hostileVersion, m)
 }
 
 func withAnnotations(d ocispec.Descriptor, kv ...string) ocispec.Descriptor {
