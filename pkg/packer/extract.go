@@ -158,15 +158,21 @@ func (x *extractor) dir(layer, name, rel string) error {
 	return nil
 }
 
-// file writes one regular file of at most the remaining byte budget.
-func (x *extractor) file(layer, name, rel string, exec bool, r io.Reader) error {
+// claimFile makes the folders above rel, a regular file to be written,
+// and claims rel for it.
+func (x *extractor) claimFile(layer, name, rel string) error {
 	if rel == "" {
 		return x.unsafe(layer, name, "a file cannot replace the target folder")
 	}
 	if err := x.mkdirs(layer, name, rel); err != nil {
 		return err
 	}
-	if err := x.claim(layer, name, rel, KindRegular); err != nil {
+	return x.claim(layer, name, rel, KindRegular)
+}
+
+// file writes one regular file of at most the remaining byte budget.
+func (x *extractor) file(layer, name, rel string, exec bool, r io.Reader) error {
+	if err := x.claimFile(layer, name, rel); err != nil {
 		return err
 	}
 	mode := fs.FileMode(0o644)
@@ -195,13 +201,7 @@ func (x *extractor) file(layer, name, rel string, exec bool, r io.Reader) error 
 // place moves a verified file of size bytes, staged outside the root on
 // the same file system, to rel, with the checks and accounting of file.
 func (x *extractor) place(layer, name, rel, staged string, size int64) error {
-	if rel == "" {
-		return x.unsafe(layer, name, "a file cannot replace the target folder")
-	}
-	if err := x.mkdirs(layer, name, rel); err != nil {
-		return err
-	}
-	if err := x.claim(layer, name, rel, KindRegular); err != nil {
+	if err := x.claimFile(layer, name, rel); err != nil {
 		return err
 	}
 	if size > x.maxBytes-x.bytes {
