@@ -378,8 +378,9 @@ func (x *extractor) native(ctx context.Context, src content.Fetcher, m *ocispec.
 }
 
 // planNative checks the layers of a native artifact against everything
-// but their content, in order: titles, names, sizes, descriptors, and the
-// byte budget that the single-file layers alone take. It returns what each
+// but their content, in order: titles, names, sizes, and the byte budget
+// that the single-file layers alone take. (FetchManifest checked their
+// descriptors.) It returns what each
 // layer unpacks to, and the pack.json layer.
 func (x *extractor) planNative(m *ocispec.Manifest) ([]nativeLayer, *ocispec.Descriptor, error) {
 	plan := make([]nativeLayer, 0, len(m.Layers))
@@ -397,9 +398,6 @@ func (x *extractor) planNative(m *ocispec.Manifest) ([]nativeLayer, *ocispec.Des
 		}
 		if l.Size > x.maxBytes {
 			return nil, nil, kindf(ErrTooLarge, "layer %s is %d bytes, past the %d-byte limit", label, l.Size, x.maxBytes)
-		}
-		if err := checkDescriptor(l, label); err != nil {
-			return nil, nil, err
 		}
 		if rel == PackJSONFile {
 			packJSON = &m.Layers[i]
