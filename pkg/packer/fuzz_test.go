@@ -9,6 +9,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -195,6 +196,8 @@ func FuzzParseYAML(f *testing.F) {
 		"---\n---\n...\n",
 		"&a [*a]\n",
 		"\xef\xbb\xbfa: 1\n",
+		"a\rb\rc: d: e",
+		"é: 1\xc2\x85b: [ü, \"x\ry\"]\xe2\x80\xa8c: d\rx: y: z",
 	} {
 		f.Add([]byte(s), false)
 		f.Add([]byte(s), true)
@@ -214,6 +217,22 @@ func FuzzParseYAML(f *testing.F) {
 				}
 			}
 		}
+		lines := fzLines(data)
+		var walk func(n *yaml.Node, depth int)
+		walk = func(n *yaml.Node, depth int) {
+			// A plain scalar's position is its first byte. (Set-aside
+			// template actions change the bytes, not the positions.)
+			if n.Kind == yaml.ScalarNode && n.Style == 0 && n.Value != "" && !templated && depth < 1000 {
+				fzCheckPos(t, "scalar "+strconv.Quote(n.Value), data, nodePos(n))
+				if n.Line >= 1 && n.Line <= len(lines) && n.Column >= 1 && n.Column <= len(lines[n.Line-1]) &&
+					lines[n.Line-1][n.Column-1] != n.Value[0] {
+					t.Errorf("plain scalar %q at %+v, where the input holds %q", n.Value, nodePos(n), lines[n.Line-1][n.Column-1:])
+				}
+			}
+			for _, c := range n.Content {
+				walk(c, depth+1)
+			}
+		}
 		for _, doc := range docs {
 			if doc == nil {
 				t.Fatal("nil document")
@@ -221,6 +240,7 @@ func FuzzParseYAML(f *testing.F) {
 			if doc.Kind == yaml.MappingNode || doc.Kind == yaml.SequenceNode {
 				fzCheckPos(t, "document", data, nodePos(doc))
 			}
+			walk(doc, 0)
 		}
 	})
 }

@@ -9,7 +9,9 @@ import (
 	"strconv"
 )
 
-// Position is a place in a file: 1-based line and column (in bytes).
+// Position is a place in a file: 1-based line and column. Lines end at
+// LF in every kind of file (a YAML file's CR or NEL does not start one), and
+// columns count bytes.
 type Position struct {
 	Line   int `json:"line,omitempty"`
 	Column int `json:"column,omitempty"`

@@ -69,6 +69,7 @@ func FuzzLintYAML(f *testing.F) {
 		"{{- if .Values.on }}\napiVersion: v1\nkind: {{ .Values.kind }}\n{{- end }}\n",
 		"{{ if }}\n", "{{ end }}\n", "{{ define \"x\" }}{{ end }}{{ template \"x\" }}\n", "{{ include \"x\" . | nindent 4 }}\n",
 		"a: {{ .b\n", "\xef\xbb\xbfa: 1\n", "a: &x [*x]\n", "",
+		"pack:\r  content:\r    images:\r      - image: \"é\"\xc2\x85b: c: d\n",
 	} {
 		for i := range fzYAMLFiles {
 			f.Add([]byte(s), uint8(i))

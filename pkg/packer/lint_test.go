@@ -637,6 +637,23 @@ func TestLintCases(t *testing.T) {
 			want: []lintWant{lintIn(lintWarn, packer.CodeInvalidImage, "values.yaml", 5, 16, "pack.content.images")},
 		},
 		{
+			// Positions count lines at LF and columns in bytes, whatever
+			// YAML itself counts: a CR alone is a YAML line break, and
+			// "é" is one character of two bytes.
+			name: "values.yaml image position with CR line breaks and accents",
+			mutate: func(t *testing.T, dir string) {
+				lintWrite(t, dir, "values.yaml", []byte("# é\rpack:\n  content:\r    images:\n      - image: Docker.io/NGINX::latest # é\n"))
+			},
+			want: []lintWant{lintIn(lintWarn, packer.CodeInvalidImage, "values.yaml", 3, 16, "pack.content.images")},
+		},
+		{
+			name: "values.yaml YAML error after CR line breaks",
+			mutate: func(t *testing.T, dir string) {
+				lintWrite(t, dir, "values.yaml", []byte("a: 1\rb: 2\rc: d: e\n"))
+			},
+			want: []lintWant{lintIn(lintErr, packer.CodeInvalidYAML, "values.yaml", 1, 0, "")},
+		},
+		{
 			name:   "empty values.yaml is fine",
 			mutate: func(t *testing.T, dir string) { lintWrite(t, dir, "values.yaml", nil) },
 			want:   []lintWant{},

@@ -27,6 +27,7 @@ func parseYAML(data []byte, templated bool) ([]*yaml.Node, *Finding) {
 	if templated {
 		data = setAsideActions(data)
 	}
+	lines := newYAMLLines(data)
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var docs []*yaml.Node
 	for {
@@ -36,19 +37,21 @@ func parseYAML(data []byte, templated bool) ([]*yaml.Node, *Finding) {
 			return docs, nil
 		}
 		if err != nil {
-			return docs, yamlFinding(data, err)
+			return docs, yamlFinding(data, err, lines)
 		}
 		if n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
+			lines.convert(n.Content[0])
 			docs = append(docs, n.Content[0])
 		}
 	}
 }
 
-func yamlFinding(data []byte, err error) *Finding {
+func yamlFinding(data []byte, err error, lines *yamlLines) *Finding {
 	f := &Finding{Code: CodeInvalidYAML, Message: strings.TrimPrefix(err.Error(), "yaml: "),
 		Fix: "fix the YAML syntax at that line"}
 	if m := yamlLineErr.FindStringSubmatch(f.Message); m != nil {
 		f.Line, _ = strconv.Atoi(m[1])
+		f.Line = lines.line(f.Line)
 		f.Message = m[2]
 	}
 	// A tab in the indentation is a common cause, and yaml's own message
