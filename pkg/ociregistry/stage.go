@@ -14,11 +14,44 @@ import (
 	"oras.land/oras-go/v2/errdef"
 
 	"github.com/packyard/packyard/internal/ctxio"
+	"github.com/packyard/packyard/internal/iobuf"
 )
 
-// stageMemory is how many bytes of generated blobs a stage keeps in memory;
-// past it, generated blobs are written to temporary files.
+// stageMemory is how many bytes of generated blobs a stage keeps in memory
+// unless it shares a budget; past it, generated blobs are written to
+// temporary files.
 const stageMemory = 16 << 20
+
+// manyStageMemory is the budget the stages of a many-pack push share:
+// however many packs move at once, their generated blobs hold no more
+// memory than this.
+const manyStageMemory = 64 << 20
+
+// stageBudget is memory that stages take chunks from and give them back
+// to.
+type stageBudget struct {
+	mu          sync.Mutex
+	used, limit int64
+}
+
+func newStageBudget(limit int64) *stageBudget { return &stageBudget{limit: limit} }
+
+// take reserves n bytes, or says there is no room.
+func (b *stageBudget) take(n int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.used+n > b.limit {
+		return false
+	}
+	b.used += n
+	return true
+}
+
+func (b *stageBudget) give(n int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.used -= n
+}
 
 // chunkSize is the size of the pieces in which a stage keeps blobs in
 // memory: pieces are reused from one pack to the next, and a growing blob
@@ -38,9 +71,10 @@ var chunks = sync.Pool{New: func() any { b := make([]byte, chunkSize); return &b
 type stage struct {
 	mu    sync.Mutex
 	blobs map[digest.Digest]stagedBlob
-	// memory is how many bytes of chunks the stage holds, of at most
-	// limit.
-	memory, limit int64
+	// budget is where the stage's chunks come from; memory is how many
+	// bytes of them it holds.
+	budget *stageBudget
+	memory int64
 	// dir holds the spilled blobs; made when the first one spills.
 	dir string
 }
@@ -74,7 +108,14 @@ func (c chunked) reader() io.Reader {
 	return io.MultiReader(rs...)
 }
 
-func newStage() *stage { return &stage{blobs: map[digest.Digest]stagedBlob{}, limit: stageMemory} }
+// newStage returns a stage whose chunks come from budget, or from a budget
+// of its own, stageMemory, when budget is nil.
+func newStage(budget *stageBudget) *stage {
+	if budget == nil {
+		budget = newStageBudget(stageMemory)
+	}
+	return &stage{blobs: map[digest.Digest]stagedBlob{}, budget: budget}
+}
 
 // Close gives back the stage's memory and removes its temporary files.
 // They are in the system's temporary folder: one that cannot be removed is
@@ -97,7 +138,9 @@ func (s *stage) release(c chunked) {
 	for _, p := range c.chunks {
 		chunks.Put(p)
 	}
-	s.memory -= int64(len(c.chunks)) * chunkSize
+	n := int64(len(c.chunks)) * chunkSize
+	s.memory -= n
+	s.budget.give(n)
 }
 
 // add records b, unless the stage holds its digest already; then what b
@@ -119,7 +162,7 @@ func (s *stage) add(b stagedBlob) {
 func (s *stage) chunk() *[]byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.memory+chunkSize > s.limit {
+	if !s.budget.take(chunkSize) {
 		return nil
 	}
 	s.memory += chunkSize
@@ -210,7 +253,7 @@ func (s *stage) IngestFile(ctx context.Context, mediaType, name string, content 
 		return ocispec.Descriptor{}, err
 	}
 	h := digest.SHA256.Digester()
-	n, err := io.Copy(h.Hash(), ctxio.Reader{Ctx: ctx, R: content})
+	n, err := iobuf.Copy(h.Hash(), ctxio.Reader{Ctx: ctx, R: content})
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}

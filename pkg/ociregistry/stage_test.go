@@ -17,8 +17,7 @@ import (
 )
 
 func TestStageKeepsSmallBlobsInMemoryAndSpillsLargeOnes(t *testing.T) {
-	s := newStage()
-	s.limit = 3 * chunkSize
+	s := newStage(newStageBudget(3 * chunkSize))
 	small := bytes.Repeat([]byte("a"), chunkSize+10) // two chunks
 	large := bytes.Repeat([]byte("b"), chunkSize+20) // no longer fits beside small
 	ds, err := s.Ingest(t.Context(), "x/small", bytes.NewReader(small))
@@ -63,33 +62,47 @@ func TestStageKeepsSmallBlobsInMemoryAndSpillsLargeOnes(t *testing.T) {
 	}
 }
 
+// Stages that share a budget, as the packs of a many-pack push do, hold
+// no more memory between them than it allows, and give it all back.
 func TestStageMemoryBoundUnderConcurrentIngests(t *testing.T) {
-	s := newStage()
-	s.limit = 10 * chunkSize
-	defer s.Close()
+	budget := newStageBudget(10 * chunkSize)
+	stages := []*stage{newStage(budget), newStage(budget), newStage(budget)}
 	var wg sync.WaitGroup
-	for i := range 40 {
+	for i := range 60 {
 		wg.Go(func() {
 			blob := strings.Repeat(string(rune('a'+i%26)), chunkSize/2+i)
-			if _, err := s.Ingest(t.Context(), "x/y", strings.NewReader(blob)); err != nil {
+			if _, err := stages[i%len(stages)].Ingest(t.Context(), "x/y", strings.NewReader(blob)); err != nil {
 				t.Error(err)
 			}
 		})
 	}
 	wg.Wait()
-	var inMemory, spilled int64
-	for _, b := range s.blobs {
-		if b.spill != "" {
-			spilled++
-		} else {
-			inMemory += int64(len(b.data.chunks)) * chunkSize
+	var total, spilled int64
+	for _, s := range stages {
+		var inMemory int64
+		for _, b := range s.blobs {
+			if b.spill != "" {
+				spilled++
+			} else {
+				inMemory += int64(len(b.data.chunks)) * chunkSize
+			}
 		}
+		if s.memory != inMemory {
+			t.Errorf("a stage holds %d bytes of chunks and accounts %d", inMemory, s.memory)
+		}
+		total += inMemory
 	}
-	if inMemory > s.limit || s.memory != inMemory {
-		t.Errorf("%d bytes of chunks in memory, %d accounted, limit %d", inMemory, s.memory, s.limit)
+	if total > budget.limit || budget.used != total {
+		t.Errorf("%d bytes of chunks in memory, %d taken from the budget, limit %d", total, budget.used, budget.limit)
 	}
 	if spilled == 0 {
 		t.Error("nothing spilled past the limit")
+	}
+	for _, s := range stages {
+		s.Close()
+	}
+	if budget.used != 0 {
+		t.Errorf("%d bytes still taken after every stage closed", budget.used)
 	}
 }
 
@@ -99,7 +112,7 @@ func TestStageFileChangedBeforeUpload(t *testing.T) {
 	if err := os.WriteFile(name, []byte("version one"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s := newStage()
+	s := newStage(nil)
 	defer s.Close()
 	f, err := os.Open(name)
 	if err != nil {
@@ -133,8 +146,7 @@ func TestStageFileChangedBeforeUpload(t *testing.T) {
 }
 
 func TestStageSameBlobTwice(t *testing.T) {
-	s := newStage()
-	s.limit = chunkSize
+	s := newStage(newStageBudget(chunkSize))
 	defer s.Close()
 	for _, blob := range []string{"abc", "abc", strings.Repeat("z", chunkSize+1), strings.Repeat("z", chunkSize+1)} {
 		if _, err := s.Ingest(t.Context(), "x/y", strings.NewReader(blob)); err != nil {

@@ -467,6 +467,7 @@ func ingestTarGz(ctx context.Context, dst Ingester, mediaType, dir string, entri
 		if cerr := zw.Close(); err == nil {
 			err = cerr
 		}
+		putGzipWriter(zw)
 		pw.CloseWithError(err)
 	}()
 	desc, err := dst.Ingest(ctx, mediaType, pr)

@@ -18,6 +18,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/packyard/packyard/internal/ctxio"
+	"github.com/packyard/packyard/internal/iobuf"
 )
 
 // Limits of Unpack, against decompression bombs.
@@ -184,7 +185,7 @@ func (x *extractor) file(layer, name, rel string, exec bool, r io.Reader) error 
 		return err
 	}
 	budget := x.maxBytes - x.bytes
-	n, err := io.CopyBuffer(f, io.LimitReader(ctxio.Reader{Ctx: x.ctx, R: r}, budget+1), make([]byte, 256<<10))
+	n, err := iobuf.Copy(f, io.LimitReader(ctxio.Reader{Ctx: x.ctx, R: r}, budget+1))
 	x.bytes += n
 	if cerr := f.Close(); err == nil {
 		err = cerr

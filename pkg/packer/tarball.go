@@ -7,9 +7,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
+
+	"github.com/packyard/packyard/internal/iobuf"
 )
 
 // epoch is the modification time of every entry packyard writes, so that
@@ -72,7 +75,7 @@ func copyFile(w io.Writer, name string, size int64) error {
 		return err
 	}
 	defer f.Close()
-	n, err := io.CopyBuffer(w, io.LimitReader(f, size), make([]byte, 256<<10))
+	n, err := iobuf.Copy(w, io.LimitReader(f, size))
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
@@ -86,9 +89,25 @@ func copyFile(w io.Writer, name string, size int64) error {
 	return nil
 }
 
-// newGzipWriter returns a gzip writer with no name and no time in its
-// header, so the same input always gives the same bytes.
-func newGzipWriter(w io.Writer) *gzip.Writer {
-	zw, _ := gzip.NewWriterLevel(w, gzip.DefaultCompression)
+// gzipWriters keeps gzip writers between builds: each holds most of a
+// megabyte of compressor state, which a catalog of small packs would
+// otherwise allocate once per pack.
+var gzipWriters = sync.Pool{New: func() any {
+	zw, _ := gzip.NewWriterLevel(io.Discard, gzip.DefaultCompression)
 	return zw
+}}
+
+// newGzipWriter returns a gzip writer with no name and no time in its
+// header, so the same input always gives the same bytes. Once closed, it
+// goes back with putGzipWriter.
+func newGzipWriter(w io.Writer) *gzip.Writer {
+	zw := gzipWriters.Get().(*gzip.Writer)
+	zw.Reset(w) // the header of a new writer: no name, no time
+	return zw
+}
+
+// putGzipWriter gives back a writer newGzipWriter returned, closed or not.
+func putGzipWriter(zw *gzip.Writer) {
+	zw.Reset(io.Discard)
+	gzipWriters.Put(zw)
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/packyard/packyard/internal/ctxio"
 	"github.com/packyard/packyard/internal/fileread"
+	"github.com/packyard/packyard/internal/iobuf"
 	"github.com/packyard/packyard/pkg/mediatypes"
 )
 
@@ -574,9 +575,8 @@ func stageLayer(ctx context.Context, src content.Fetcher, l nativeLayer, path st
 		return err
 	}
 	err = fetchVerified(ctx, src, l.desc, l.label, func(r io.Reader) error {
-		// Hide the file's ReadFrom, which would ignore the buffer. A
-		// failed read is fetchVerified's to report.
-		if _, err := io.CopyBuffer(struct{ io.Writer }{f}, ctxio.Reader{Ctx: ctx, R: r}, make([]byte, 256<<10)); err != nil {
+		// A failed read is fetchVerified's to report.
+		if _, err := iobuf.Copy(f, ctxio.Reader{Ctx: ctx, R: r}); err != nil {
 			return fmt.Errorf("layer %s: staging: %w", l.label, err)
 		}
 		return nil
