@@ -304,6 +304,9 @@ func freeLoopbackAddr() (string, error) {
 // meanwhile.
 type usage struct {
 	Wall, CPU, RegistryCPU time.Duration
+	// PeakMiB is the command's peak resident memory (of its largest
+	// process, for a script).
+	PeakMiB float64
 }
 
 // run runs a command in dir with the client environment, and fails the
@@ -331,6 +334,9 @@ func runUsage(b *testing.B, dir, name string, args ...string) ([]byte, usage) {
 			tail(stdout.String()), tail(stderr.String()))
 	}
 	u.CPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		u.PeakMiB = float64(ru.Maxrss) / 1024 // KiB on Linux
+	}
 	return stdout.Bytes(), u
 }
 

@@ -60,14 +60,17 @@ func walls(us []usage) []time.Duration {
 }
 
 // describe says what a side's runs cost, as medians: wall time, the
-// client's CPU time, the registry's CPU time.
+// client's CPU time, the registry's CPU time; and the client's largest
+// peak memory.
 func describe(us []usage) string {
 	var cpu, reg []time.Duration
+	var peak float64
 	for _, u := range us {
 		cpu, reg = append(cpu, u.CPU), append(reg, u.RegistryCPU)
+		peak = max(peak, u.PeakMiB)
 	}
-	return fmt.Sprintf("%v (client CPU %v, registry CPU %v)", median(walls(us)).Round(time.Millisecond),
-		median(cpu).Round(10*time.Millisecond), median(reg).Round(10*time.Millisecond))
+	return fmt.Sprintf("%v (client CPU %v, registry CPU %v, client peak memory %.0f MiB)", median(walls(us)).Round(time.Millisecond),
+		median(cpu).Round(10*time.Millisecond), median(reg).Round(10*time.Millisecond), peak)
 }
 
 // reportPair reports the median seconds of packyard and of the other side,
