@@ -245,7 +245,12 @@ func (c *Client) Login(ctx context.Context, host string, cred auth.Credential) e
 func (c *Client) Logout(ctx context.Context, host string) (bool, error) {
 	cred, err := c.store.Get(ctx, credentials.ServerAddressFromRegistry(host))
 	if err != nil {
-		return false, err
+		// A login that cannot be read (a malformed entry) is what logging
+		// out is for: remove it all the same.
+		if lerr := credentials.Logout(ctx, c.store, host); lerr != nil {
+			return false, errors.Join(err, lerr)
+		}
+		return true, nil
 	}
 	if cred == auth.EmptyCredential {
 		return false, nil

@@ -59,7 +59,39 @@ func TestCredentialStoreErrorsHideTheSecret(t *testing.T) {
 			if _, err := c.auth.Credential(t.Context(), host); !errors.Is(err, ErrCredentialStore) || strings.Contains(err.Error(), token) {
 				t.Errorf("the client's credential: %v, want ErrCredentialStore without the token", err)
 			}
+			// Logging out removes the entry it cannot read.
+			if had, err := c.Logout(t.Context(), host); err != nil || !had {
+				t.Fatalf("Logout: %v, %v; want the malformed entry removed", had, err)
+			}
+			data, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(string(data), host) || strings.Contains(string(data), token) {
+				t.Errorf("the config still holds the entry after logout:\n%s", data)
+			}
 		})
+	}
+}
+
+// Logout through a credential helper that is not installed fails, naming
+// it, rather than claiming the login is gone.
+func TestLogoutMissingHelper(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "config.json")
+	if err := os.WriteFile(file, []byte(`{"credsStore":"packyard-no-such-helper"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	store, err := credentials.NewStore(file, credentials.StoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(Options{Credentials: store, NoCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	had, err := c.Logout(t.Context(), "registry.example.test")
+	if had || !errors.Is(err, ErrCredentialStore) || !strings.Contains(err.Error(), "docker-credential-packyard-no-such-helper") {
+		t.Errorf("Logout: %v, %v; want an ErrCredentialStore naming the helper", had, err)
 	}
 }
 
