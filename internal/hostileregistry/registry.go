@@ -88,6 +88,8 @@ type Request struct {
 	Size, Sent int64
 	// Faulty says a fault decided the answer.
 	Faulty bool
+	// Range is the request's Range header, if any.
+	Range string
 }
 
 // Registry is a running hostile registry. Its methods are safe for
@@ -102,6 +104,7 @@ type Registry struct {
 	tags     map[string]map[string]digest.Digest
 	faults   []*Fault
 	requests []*liveRequest
+	ranges   bool
 }
 
 type entry struct {
@@ -165,6 +168,14 @@ func (r *Registry) PutManifest(t testing.TB, repo, tag string, m ocispec.Manifes
 	return d, raw
 }
 
+// ServeRanges makes the registry answer range requests for blobs, and
+// announce that it does (Accept-Ranges: bytes), as distribution does.
+func (r *Registry) ServeRanges() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.ranges = true
+}
+
 // Fault adds a lie, after those added before.
 func (r *Registry) Fault(f Fault) {
 	r.mu.Lock()
@@ -212,7 +223,7 @@ func (r *Registry) fault(req *http.Request) *Fault {
 }
 
 func (r *Registry) record(req *http.Request, faulty bool) *liveRequest {
-	l := &liveRequest{Request: Request{Method: req.Method, Path: req.URL.Path, Faulty: faulty}}
+	l := &liveRequest{Request: Request{Method: req.Method, Path: req.URL.Path, Faulty: faulty, Range: req.Header.Get("Range")}}
 	r.mu.Lock()
 	r.requests = append(r.requests, l)
 	r.mu.Unlock()
@@ -311,6 +322,7 @@ func (r *Registry) serveHTTP(w http.ResponseWriter, req *http.Request) {
 		d = tags[ref]
 	}
 	e, ok = r.content[d]
+	ranges := r.ranges && kind == "blobs"
 	r.mu.Unlock()
 	switch {
 	case !ok && kind == "manifests":
@@ -324,11 +336,51 @@ func (r *Registry) serveHTTP(w http.ResponseWriter, req *http.Request) {
 	if kind == "blobs" {
 		mediaType = blobMediaType
 	}
+	if ranges {
+		w.Header().Set("Accept-Ranges", "bytes")
+		if spec := req.Header.Get("Range"); spec != "" {
+			first, last, ok := parseRange(spec, int64(len(e.data)))
+			if !ok {
+				w.Header().Set("Content-Range", fmt.Sprintf("bytes */%d", len(e.data)))
+				fail(http.StatusRequestedRangeNotSatisfiable, "RANGE_INVALID", "invalid range")
+				return
+			}
+			w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", first, last, len(e.data)))
+			r.sendStatus(w, req, log, f, http.StatusPartialContent, mediaType, d, e.data[first:last+1])
+			return
+		}
+	}
 	r.send(w, req, log, f, mediaType, d, e.data)
+}
+
+// parseRange reads a Range header of one range, "bytes=FIRST-LAST" or
+// "bytes=FIRST-", of content of size bytes.
+func parseRange(spec string, size int64) (first, last int64, ok bool) {
+	from, to, found := strings.Cut(strings.TrimPrefix(spec, "bytes="), "-")
+	if !strings.HasPrefix(spec, "bytes=") || !found {
+		return 0, 0, false
+	}
+	first, err := strconv.ParseInt(from, 10, 64)
+	if err != nil || first < 0 || first >= size {
+		return 0, 0, false
+	}
+	last = size - 1
+	if to != "" {
+		if last, err = strconv.ParseInt(to, 10, 64); err != nil || last < first {
+			return 0, 0, false
+		}
+		last = min(last, size-1)
+	}
+	return first, last, true
 }
 
 // send answers with data, or what f makes of it.
 func (r *Registry) send(w http.ResponseWriter, req *http.Request, log *liveRequest, f *Fault, mediaType string, d digest.Digest, data []byte) {
+	r.sendStatus(w, req, log, f, http.StatusOK, mediaType, d, data)
+}
+
+// sendStatus answers with status and data, or what f makes of them.
+func (r *Registry) sendStatus(w http.ResponseWriter, req *http.Request, log *liveRequest, f *Fault, status int, mediaType string, d digest.Digest, data []byte) {
 	var body io.Reader = bytes.NewReader(data)
 	size := int64(len(data))
 	if f != nil {
@@ -345,20 +397,20 @@ func (r *Registry) send(w http.ResponseWriter, req *http.Request, log *liveReque
 			mediaType = f.ContentType
 		}
 	}
-	r.answered(log, http.StatusOK, size)
+	r.answered(log, status, size)
 	h := w.Header()
 	h.Set("Content-Type", mediaType)
 	if d != "" {
 		h.Set("Docker-Content-Digest", d.String())
 	}
 	if f != nil && f.CloseAfter > 0 {
-		r.sendAndClose(w, req, log, body, size, f.CloseAfter)
+		r.sendAndClose(w, req, log, status, body, size, f.CloseAfter)
 		return
 	}
 	if f == nil || !f.Chunked {
 		h.Set("Content-Length", strconv.FormatInt(size, 10))
 	}
-	w.WriteHeader(http.StatusOK)
+	w.WriteHeader(status)
 	if req.Method == http.MethodHead {
 		return
 	}
@@ -366,8 +418,9 @@ func (r *Registry) send(w http.ResponseWriter, req *http.Request, log *liveReque
 }
 
 // sendAndClose writes the answer on the bare connection, announcing size
-// bytes, and closes the connection after limit bytes of the body.
-func (r *Registry) sendAndClose(w http.ResponseWriter, req *http.Request, log *liveRequest, body io.Reader, size, limit int64) {
+// bytes with status, and closes the connection after limit bytes of the
+// body.
+func (r *Registry) sendAndClose(w http.ResponseWriter, req *http.Request, log *liveRequest, status int, body io.Reader, size, limit int64) {
 	hj, ok := w.(http.Hijacker)
 	if !ok {
 		// An HTTP/1.1 server, as httptest starts, always can.
@@ -383,7 +436,7 @@ func (r *Registry) sendAndClose(w http.ResponseWriter, req *http.Request, log *l
 	h.Set("Connection", "close")
 	// Write errors only mean the client has gone; the connection is
 	// closed all the same.
-	_, _ = rw.WriteString("HTTP/1.1 200 OK\r\n")
+	_, _ = fmt.Fprintf(rw, "HTTP/1.1 %d %s\r\n", status, http.StatusText(status))
 	_ = h.Write(rw)
 	_, _ = rw.WriteString("\r\n")
 	if req.Method != http.MethodHead {

@@ -196,3 +196,55 @@ func TestGenerateStopsWithTheClient(t *testing.T) {
 		t.Errorf("requests %+v, want one that sent between 1 MiB and 64 MiB of its 1 GiB", reqs)
 	}
 }
+
+func TestServeRanges(t *testing.T) {
+	reg := hostileregistry.New(t)
+	d := reg.Put("application/octet-stream", []byte("0123456789"))
+	path := "/v2/a/blobs/" + d.Digest.String()
+	ranged := func(spec string) (int, http.Header, string) {
+		t.Helper()
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, reg.Server.URL+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Range", spec)
+		resp, err := reg.Server.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, resp.Header, string(body)
+	}
+	// Off by default: the whole blob, and no Accept-Ranges.
+	if status, h, body := ranged("bytes=3-"); status != http.StatusOK || body != "0123456789" || h.Get("Accept-Ranges") != "" {
+		t.Errorf("without ServeRanges: %d %q, Accept-Ranges %q", status, body, h.Get("Accept-Ranges"))
+	}
+	reg.ServeRanges()
+	for _, tc := range []struct {
+		spec, body, contentRange string
+		status                   int
+	}{
+		{"bytes=3-", "3456789", "bytes 3-9/10", http.StatusPartialContent},
+		{"bytes=2-4", "234", "bytes 2-4/10", http.StatusPartialContent},
+		{"bytes=8-99", "89", "bytes 8-9/10", http.StatusPartialContent},
+		{"bytes=10-", "", "bytes */10", http.StatusRequestedRangeNotSatisfiable},
+		{"bytes=5-2", "", "bytes */10", http.StatusRequestedRangeNotSatisfiable},
+		{"items=1-2", "", "bytes */10", http.StatusRequestedRangeNotSatisfiable},
+	} {
+		status, h, body := ranged(tc.spec)
+		if status != tc.status || h.Get("Content-Range") != tc.contentRange ||
+			tc.status == http.StatusPartialContent && body != tc.body {
+			t.Errorf("%s: %d %q, Content-Range %q; want %d %q, %q", tc.spec, status, body, h.Get("Content-Range"), tc.status, tc.body, tc.contentRange)
+		}
+	}
+	if a := get(t, reg, http.MethodGet, path); a.status != http.StatusOK || a.body != "0123456789" {
+		t.Errorf("a request without Range: %+v", a)
+	}
+	if rs := reg.Requests(); rs[1].Range != "bytes=3-" || rs[len(rs)-1].Range != "" {
+		t.Errorf("the requests' ranges are not recorded: %+v", rs)
+	}
+}

@@ -236,13 +236,18 @@ func (c *Client) Pull(ctx context.Context, loc Location, ref PackRef, dir string
 type expectedKey struct{}
 
 // checkedFetcher fetches from a repository whose client is a
-// checkingClient, telling it what each fetch expects.
+// checkingClient, telling it what each fetch expects. A download whose
+// connection fails part-way is taken up again (see resumingReader).
 type checkedFetcher struct {
 	content.Fetcher
 }
 
 func (f checkedFetcher) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
-	return f.Fetcher.Fetch(context.WithValue(ctx, expectedKey{}, desc), desc)
+	rc, err := f.Fetcher.Fetch(context.WithValue(ctx, expectedKey{}, desc), desc)
+	if err != nil {
+		return nil, err
+	}
+	return newResumingReader(ctx, rc, desc.Size), nil
 }
 
 // checkingClient holds the answer to each fetch to the descriptor fetched
