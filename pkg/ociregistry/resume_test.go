@@ -4,13 +4,18 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/packyard/packyard/internal/hostileregistry"
 	"github.com/packyard/packyard/internal/testfs"
+	"github.com/packyard/packyard/internal/testregistry"
 	"github.com/packyard/packyard/pkg/mediatypes"
 	"github.com/packyard/packyard/pkg/ociregistry"
 	"github.com/packyard/packyard/pkg/packer"
@@ -139,5 +144,59 @@ func TestPullResumeFails(t *testing.T) {
 			}
 			e.checkClean(t, nil)
 		})
+	}
+}
+
+// The distribution registry answers range requests: a pull from it goes
+// on after a connection cut in the middle of every blob's first answer.
+func TestPullResumesFromDistribution(t *testing.T) {
+	ociregistry.SetResumeWait(t, 0)
+	reg := testregistry.New(t)
+	var mu sync.Mutex
+	cut := map[string]bool{}
+	host, _ := interceptingProxy(t, reg.Handler(), func(w http.ResponseWriter, r *http.Request) bool {
+		mu.Lock()
+		first := r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/") && r.Header.Get("Range") == "" && !cut[r.URL.Path]
+		cut[r.URL.Path] = true
+		mu.Unlock()
+		if !first {
+			return false
+		}
+		rec := httptest.NewRecorder()
+		reg.Handler().ServeHTTP(rec, r)
+		if rec.Code != http.StatusOK || rec.Header().Get("Accept-Ranges") != "bytes" || rec.Body.Len() < 2 {
+			t.Errorf("distribution answered %s with %d, Accept-Ranges %q, %d bytes", r.URL.Path, rec.Code, rec.Header().Get("Accept-Ranges"), rec.Body.Len())
+			return false
+		}
+		conn, rw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Error(err)
+			return true
+		}
+		defer conn.Close()
+		fmt.Fprintf(rw, "HTTP/1.1 200 OK\r\n")
+		h := rec.Header().Clone()
+		h.Set("Content-Length", fmt.Sprint(rec.Body.Len()))
+		_ = h.Write(rw)
+		fmt.Fprintf(rw, "\r\n")
+		_, _ = rw.Write(rec.Body.Bytes()[:rec.Body.Len()/2])
+		_ = rw.Flush()
+		return true
+	})
+	loc := mustLocation(t, host+"/team")
+	c := newClient(t)
+	src := "../../testdata/packs/kubewatch-3.5.0"
+	mustPush(t, c, src, loc, packer.FormatBoth)
+	for _, enc := range []string{mediatypes.EncodingNative, mediatypes.EncodingPalette} {
+		out := filepath.Join(t.TempDir(), "out")
+		if _, _, err := c.Pull(t.Context(), loc, ociregistry.PackRef{Name: "kubewatch", Version: "3.5.0"}, out, ociregistry.PullOptions{Encoding: enc}); err != nil {
+			t.Fatalf("pull %s through cut connections: %v", enc, err)
+		}
+		testfs.SameTree(t, src, out)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(cut) < 5 {
+		t.Errorf("only %d blobs were cut", len(cut))
 	}
 }
