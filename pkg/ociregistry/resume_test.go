@@ -173,12 +173,12 @@ func TestPullResumesFromDistribution(t *testing.T) {
 			t.Error(err)
 			return true
 		}
-		defer conn.Close()
-		fmt.Fprintf(rw, "HTTP/1.1 200 OK\r\n")
+		defer func() { _ = conn.Close() }()
+		_, _ = fmt.Fprintf(rw, "HTTP/1.1 200 OK\r\n")
 		h := rec.Header().Clone()
 		h.Set("Content-Length", fmt.Sprint(rec.Body.Len()))
 		_ = h.Write(rw)
-		fmt.Fprintf(rw, "\r\n")
+		_, _ = fmt.Fprintf(rw, "\r\n")
 		_, _ = rw.Write(rec.Body.Bytes()[:rec.Body.Len()/2])
 		_ = rw.Flush()
 		return true
@@ -186,7 +186,7 @@ func TestPullResumesFromDistribution(t *testing.T) {
 	loc := mustLocation(t, host+"/team")
 	c := newClient(t)
 	src := "../../testdata/packs/kubewatch-3.5.0"
-	mustPush(t, c, src, loc, packer.FormatBoth)
+	_ = mustPush(t, c, src, loc, packer.FormatBoth)
 	for _, enc := range []string{mediatypes.EncodingNative, mediatypes.EncodingPalette} {
 		out := filepath.Join(t.TempDir(), "out")
 		if _, _, err := c.Pull(t.Context(), loc, ociregistry.PackRef{Name: "kubewatch", Version: "3.5.0"}, out, ociregistry.PullOptions{Encoding: enc}); err != nil {
