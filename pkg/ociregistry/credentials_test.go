@@ -74,9 +74,10 @@ func TestCredentialStoreErrorsHideTheSecret(t *testing.T) {
 	}
 }
 
-// Logout through a credential helper that is not installed fails, naming
-// it, rather than claiming the login is gone.
-func TestLogoutMissingHelper(t *testing.T) {
+// missingHelperStore is a credential store whose docker config names a
+// credential helper that is not installed.
+func missingHelperStore(t *testing.T) credentials.Store {
+	t.Helper()
 	file := filepath.Join(t.TempDir(), "config.json")
 	if err := os.WriteFile(file, []byte(`{"credsStore":"packyard-no-such-helper"}`), 0o600); err != nil {
 		t.Fatal(err)
@@ -85,7 +86,13 @@ func TestLogoutMissingHelper(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := New(Options{Credentials: store, NoCache: true})
+	return store
+}
+
+// Logout through a credential helper that is not installed fails, naming
+// it, rather than claiming the login is gone.
+func TestLogoutMissingHelper(t *testing.T) {
+	c, err := New(Options{Credentials: missingHelperStore(t), NoCache: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,15 +105,8 @@ func TestLogoutMissingHelper(t *testing.T) {
 // A credential helper that is not installed is named: that is what the
 // user must fix, and it is no secret.
 func TestCredentialStoreNamesMissingHelper(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "config.json")
-	if err := os.WriteFile(file, []byte(`{"credsStore":"packyard-no-such-helper"}`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	store, err := credentials.NewStore(file, credentials.StoreOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = credentialStore{store}.Get(t.Context(), "registry.example.test")
+	store := missingHelperStore(t)
+	_, err := credentialStore{store}.Get(t.Context(), "registry.example.test")
 	var ee *exec.Error
 	if !errors.Is(err, ErrCredentialStore) || !errors.As(err, &ee) || !strings.Contains(err.Error(), "docker-credential-packyard-no-such-helper") {
 		t.Errorf("Get: %v, want ErrCredentialStore naming the missing helper", err)

@@ -32,6 +32,19 @@ func blobGets(reg *hostileregistry.Registry, d ocispec.Descriptor) []hostileregi
 	return out
 }
 
+// rangedBigNative is a hostile registry that answers range requests,
+// serving the native pack with a layer big.yaml, big enough to cut.
+func rangedBigNative(t *testing.T) (*hostileregistry.Registry, ocispec.Descriptor) {
+	t.Helper()
+	reg := hostileregistry.New(t)
+	reg.ServeRanges()
+	p := putNative(t, reg)
+	big := withAnnotations(reg.Put(mediatypes.PackFile, []byte(bigValues)), mediatypes.AnnotationTitle, "big.yaml")
+	p.m.Layers = append(p.m.Layers, big)
+	putManifest(t, reg, p.repo, p.m)
+	return reg, big
+}
+
 // pullHostilePack pulls the hostile pack into e's target.
 func pullHostilePack(t *testing.T, reg *hostileregistry.Registry, e hostileEnv, encoding string) error {
 	t.Helper()
@@ -46,12 +59,7 @@ func pullHostilePack(t *testing.T, reg *hostileregistry.Registry, e hostileEnv, 
 func TestPullResumesCutDownloads(t *testing.T) {
 	ociregistry.SetResumeWait(t, 0)
 	t.Run("native layer", func(t *testing.T) {
-		reg := hostileregistry.New(t)
-		reg.ServeRanges()
-		p := putNative(t, reg)
-		big := withAnnotations(reg.Put(mediatypes.PackFile, []byte(bigValues)), mediatypes.AnnotationTitle, "big.yaml")
-		p.m.Layers = append(p.m.Layers, big)
-		putManifest(t, reg, p.repo, p.m)
+		reg, big := rangedBigNative(t)
 		// Cut twice: at a third, and a third of the way through the rest.
 		reg.Fault(hostileregistry.Fault{Method: "GET", Path: "/blobs/" + big.Digest.String(), CloseAfter: big.Size / 3, Times: 2})
 		e := newHostileEnv(t)
@@ -102,15 +110,6 @@ func TestPullResumesCutDownloads(t *testing.T) {
 // trusts what a resumed answer sends.
 func TestPullResumeFails(t *testing.T) {
 	ociregistry.SetResumeWait(t, 0)
-	setup := func(t *testing.T) (*hostileregistry.Registry, ocispec.Descriptor) {
-		reg := hostileregistry.New(t)
-		reg.ServeRanges()
-		p := putNative(t, reg)
-		big := withAnnotations(reg.Put(mediatypes.PackFile, []byte(bigValues)), mediatypes.AnnotationTitle, "big.yaml")
-		p.m.Layers = append(p.m.Layers, big)
-		putManifest(t, reg, p.repo, p.m)
-		return reg, big
-	}
 	for _, tc := range []struct {
 		name  string
 		fault func(reg *hostileregistry.Registry, big ocispec.Descriptor)
@@ -131,7 +130,7 @@ func TestPullResumeFails(t *testing.T) {
 		}, 2, "big.yaml"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			reg, big := setup(t)
+			reg, big := rangedBigNative(t)
 			tc.fault(reg, big)
 			e := newHostileEnv(t)
 			err := pullHostilePack(t, reg, e, mediatypes.EncodingNative)
