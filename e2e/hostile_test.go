@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"archive/tar"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -203,5 +204,36 @@ func TestHostilePull(t *testing.T) {
 			assertNoLeftovers(t, parent, "out", "sentinel")
 			assertNoLeftovers(t, sentinel)
 		})
+	}
+}
+
+// TestResumedPull runs `pack pull` against a registry that answers range
+// requests and cuts the archive's first download in the middle: the pull
+// succeeds, having asked for the rest only.
+func TestResumedPull(t *testing.T) {
+	t.Parallel()
+	env := newClientEnv(t)
+	reg := hostileregistry.New(t)
+	reg.ServeRanges()
+	big := strings.Repeat("key: value\n", 64<<10)
+	archive := hostilePalette(t, reg, testtar.File(hostileTop+"/big.yaml", big))
+	reg.Fault(hostileregistry.Fault{Method: "GET", Path: "/blobs/" + archive.Digest.String(), CloseAfter: archive.Size / 2, Times: 1})
+	target := filepath.Join(t.TempDir(), "out")
+	res := env.packyard(t, append([]string{"pack", "pull", "evil:1.0.0", target}, plainRemote(reg.Host+"/team")...)...)
+	if res.code != 0 {
+		t.Fatalf("exit status %d\nstdout:\n%s\nstderr:\n%s", res.code, res.stdout, res.stderr)
+	}
+	want := map[string]string{"pack.json": hostilePackJSON, "values.yaml": "a: 1\n", "big.yaml": big}
+	if got := testfs.Tree(t, target); !maps.Equal(got, want) {
+		t.Errorf("pulled %d files unlike the pack's %d", len(got), len(want))
+	}
+	var ranges []string
+	for _, r := range reg.Requests() {
+		if r.Method == "GET" && strings.HasSuffix(r.Path, "/blobs/"+archive.Digest.String()) {
+			ranges = append(ranges, r.Range)
+		}
+	}
+	if len(ranges) != 2 || ranges[0] != "" || ranges[1] != fmt.Sprintf("bytes=%d-%d", archive.Size/2, archive.Size-1) {
+		t.Errorf("the archive was asked for with ranges %q, want the whole, then its second half", ranges)
 	}
 }
