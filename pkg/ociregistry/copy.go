@@ -83,7 +83,7 @@ func (c *Client) Copy(ctx context.Context, src Location, ref PackRef, dst Locati
 	}
 	items := make([]pushItem, len(checked))
 	for i, a := range checked {
-		items[i] = pushItem{src: a.f.Repository, ca: a.ca, mountFrom: a.mountFrom}
+		items[i] = pushItem{src: resumingFetcher{a.f.Repository}, ca: a.ca, mountFrom: a.mountFrom}
 	}
 	pushed, err := dstClient.pushChecked(ctx, items, dst, PushOptions{Force: opts.Force})
 	res.Artifacts = append(res.Artifacts, pushed...)

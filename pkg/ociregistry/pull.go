@@ -243,11 +243,7 @@ type checkedFetcher struct {
 }
 
 func (f checkedFetcher) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
-	rc, err := f.Fetcher.Fetch(context.WithValue(ctx, expectedKey{}, desc), desc)
-	if err != nil {
-		return nil, err
-	}
-	return newResumingReader(ctx, rc, desc.Size), nil
+	return resumingFetcher(f).Fetch(context.WithValue(ctx, expectedKey{}, desc), desc)
 }
 
 // checkingClient holds the answer to each fetch to the descriptor fetched

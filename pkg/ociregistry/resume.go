@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
 )
 
 // A download whose connection fails part-way is taken up again where it
@@ -38,6 +41,18 @@ type resumingReader struct {
 	// failed is the read error to resume from, held back while the bytes
 	// read with it are handed out; err ends the download for good.
 	failed, err error
+}
+
+// resumingFetcher fetches blobs whose downloads are taken up again when
+// their connection fails (see resumingReader).
+type resumingFetcher struct{ content.Fetcher }
+
+func (f resumingFetcher) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
+	rc, err := f.Fetcher.Fetch(ctx, desc)
+	if err != nil {
+		return nil, err
+	}
+	return newResumingReader(ctx, rc, desc.Size), nil
 }
 
 func newResumingReader(ctx context.Context, rc io.ReadCloser, size int64) io.ReadCloser {

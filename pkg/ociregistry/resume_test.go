@@ -199,3 +199,27 @@ func TestPullResumesFromDistribution(t *testing.T) {
 		t.Errorf("only %d blobs were cut", len(cut))
 	}
 }
+
+// A copy between registries goes on after a cut connection too.
+func TestCopyResumesCutDownloads(t *testing.T) {
+	ociregistry.SetResumeWait(t, 0)
+	reg, big := rangedBigNative(t)
+	reg.Fault(hostileregistry.Fault{Method: "GET", Path: "/blobs/" + big.Digest.String(), CloseAfter: big.Size / 2, Times: 1})
+	dst := testregistry.New(t)
+	dstLoc := mustLocation(t, dst.Host+"/mirror")
+	c := newClient(t)
+	ref := ociregistry.PackRef{Name: hostileName, Version: hostileVersion}
+	if _, err := c.Copy(t.Context(), hostileLoc(reg), ref, dstLoc, c, ociregistry.CopyOptions{Encoding: mediatypes.EncodingNative}); err != nil {
+		t.Fatalf("copy through a cut connection: %v", err)
+	}
+	e := newHostileEnv(t)
+	if _, _, err := c.Pull(t.Context(), dstLoc, ref, e.target, ociregistry.PullOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := testfs.Tree(t, e.target)["big.yaml"]; got != bigValues {
+		t.Errorf("the copy's big.yaml has %d bytes, want %d", len(got), len(bigValues))
+	}
+	if gets := blobGets(reg, big); len(gets) != 2 || gets[1].Range == "" {
+		t.Errorf("the layer was fetched as %+v, want twice, the second time its rest", gets)
+	}
+}
