@@ -9,6 +9,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -220,17 +221,14 @@ func FuzzParseYAML(f *testing.F) {
 		lines := fzLines(data)
 		var walk func(n *yaml.Node, depth int)
 		walk = func(n *yaml.Node, depth int) {
-			// A plain scalar's position is its first byte, or its
-			// anchor's. (Set-aside template actions change the bytes,
-			// not the positions.)
+			// A plain scalar's position is its first byte, or that of
+			// the anchor (&) or tag (!) before it: neither can start a
+			// plain scalar. (Set-aside template actions change the
+			// bytes, not the positions.)
 			if n.Kind == yaml.ScalarNode && n.Style == 0 && n.Value != "" && !templated && depth < 1000 {
 				fzCheckPos(t, "scalar "+strconv.Quote(n.Value), data, nodePos(n))
-				first := n.Value[0]
-				if n.Anchor != "" {
-					first = '&'
-				}
 				if n.Line >= 1 && n.Line <= len(lines) && n.Column >= 1 && n.Column <= len(lines[n.Line-1]) &&
-					lines[n.Line-1][n.Column-1] != first {
+					!slices.Contains([]byte{n.Value[0], '&', '!'}, lines[n.Line-1][n.Column-1]) {
 					t.Errorf("plain scalar %q at %+v, where the input holds %q", n.Value, nodePos(n), lines[n.Line-1][n.Column-1:])
 				}
 			}
