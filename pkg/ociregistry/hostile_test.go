@@ -44,20 +44,6 @@ func hostileLoc(reg *hostileregistry.Registry) ociregistry.Location {
 	return ociregistry.Location{Registry: reg.Host, Base: hostileBase}
 }
 
-// hEntry is an entry of an archive a test builds.
-type hEntry = testtar.Entry
-
-var (
-	hFile     = testtar.File
-	hDir      = testtar.Dir
-	hLink     = testtar.Symlink
-	hHardLink = testtar.HardLink
-	hSpecial  = testtar.Special
-	hZeros    = testtar.Zeros
-	hTar      = testtar.Tar
-	hGzip     = testtar.Gzip
-)
-
 // servedPack is a pack artifact a hostile registry holds, tagged
 // evil:1.0.0, with the parts the cases lie about.
 type servedPack struct {
@@ -90,15 +76,15 @@ func withAnnotations(d ocispec.Descriptor, kv ...string) ocispec.Descriptor {
 
 // putNative stores a native artifact of pack.json, values.yaml and, when
 // files are given, a folder layer titled "files" holding them.
-func putNative(t testing.TB, reg *hostileregistry.Registry, files ...hEntry) servedPack {
+func putNative(t testing.TB, reg *hostileregistry.Registry, files ...testtar.Entry) servedPack {
 	t.Helper()
 	p := servedPack{repo: hostileLoc(reg).NativeRepository(hostileName)}
 	pj := withAnnotations(reg.Put(mediatypes.PackMetadata, []byte(hostilePackJSON)), mediatypes.AnnotationTitle, packer.PackJSONFile)
 	p.values = withAnnotations(reg.Put(mediatypes.PackValues, []byte(hostileValues)), mediatypes.AnnotationTitle, "values.yaml")
 	layers := []ocispec.Descriptor{pj, p.values}
 	if len(files) > 0 {
-		tarData := hTar(t, files...)
-		p.files = withAnnotations(reg.Put(mediatypes.PackFiles, hGzip(t, tarData)),
+		tarData := testtar.Tar(t, files...)
+		p.files = withAnnotations(reg.Put(mediatypes.PackFiles, testtar.Gzip(t, tarData)),
 			mediatypes.AnnotationTitle, "files",
 			mediatypes.AnnotationContentUnpack, "true",
 			mediatypes.AnnotationContentDigest, digest.FromBytes(tarData).String())
@@ -127,14 +113,14 @@ func putPaletteData(t testing.TB, reg *hostileregistry.Registry, data []byte) se
 
 // putPalette stores a Palette archive whose top folder holds pack.json,
 // values.yaml and extra.
-func putPalette(t testing.TB, reg *hostileregistry.Registry, extra ...hEntry) servedPack {
+func putPalette(t testing.TB, reg *hostileregistry.Registry, extra ...testtar.Entry) servedPack {
 	t.Helper()
-	entries := append([]hEntry{
-		hDir(hostileTop + "/"),
-		hFile(hostileTop+"/pack.json", hostilePackJSON),
-		hFile(hostileTop+"/values.yaml", hostileValues),
+	entries := append([]testtar.Entry{
+		testtar.Dir(hostileTop + "/"),
+		testtar.File(hostileTop+"/pack.json", hostilePackJSON),
+		testtar.File(hostileTop+"/values.yaml", hostileValues),
 	}, extra...)
-	return putPaletteData(t, reg, hGzip(t, hTar(t, entries...)))
+	return putPaletteData(t, reg, testtar.Gzip(t, testtar.Tar(t, entries...)))
 }
 
 // hostileEnv is where a case pulls: target inside parent, beside an empty
@@ -198,7 +184,7 @@ func (e hostileEnv) checkClean(t *testing.T, keep map[string]string) {
 // artifact's folder layer "files", or the Palette archive's top folder.
 type tarAttack struct {
 	name    string
-	entries func(e hostileEnv, dir string) []hEntry
+	entries func(e hostileEnv, dir string) []testtar.Entry
 	// entry is the entry the error must name.
 	entry func(e hostileEnv, dir string) string
 	opts  packer.UnpackOptions
@@ -210,41 +196,41 @@ func tarAttacks() []tarAttack {
 		return func(_ hostileEnv, dir string) string { return dir + "/" + name }
 	}
 	return []tarAttack{
-		{name: "dotdot", entries: func(_ hostileEnv, dir string) []hEntry {
-			return []hEntry{hFile(dir+"/../../sentinel/evil", "x")}
+		{name: "dotdot", entries: func(_ hostileEnv, dir string) []testtar.Entry {
+			return []testtar.Entry{testtar.File(dir+"/../../sentinel/evil", "x")}
 		}, entry: same("../../sentinel/evil"), want: packer.ErrUnsafeContent},
-		{name: "absolute path", entries: func(e hostileEnv, _ string) []hEntry {
-			return []hEntry{hFile(filepath.Join(e.sentinel, "evil"), "x")}
+		{name: "absolute path", entries: func(e hostileEnv, _ string) []testtar.Entry {
+			return []testtar.Entry{testtar.File(filepath.Join(e.sentinel, "evil"), "x")}
 		}, entry: func(e hostileEnv, _ string) string { return filepath.Join(e.sentinel, "evil") }, want: packer.ErrUnsafeContent},
-		{name: "link out, then a file through it", entries: func(_ hostileEnv, dir string) []hEntry {
-			return []hEntry{hLink(dir+"/out", "../../sentinel"), hFile(dir+"/out/evil", "x")}
+		{name: "link out, then a file through it", entries: func(_ hostileEnv, dir string) []testtar.Entry {
+			return []testtar.Entry{testtar.Symlink(dir+"/out", "../../sentinel"), testtar.File(dir+"/out/evil", "x")}
 		}, entry: same("out/evil"), want: packer.ErrUnsafeContent},
-		{name: "link to an absolute path", entries: func(_ hostileEnv, dir string) []hEntry {
-			return []hEntry{hLink(dir+"/passwd", "/etc/passwd")}
+		{name: "link to an absolute path", entries: func(_ hostileEnv, dir string) []testtar.Entry {
+			return []testtar.Entry{testtar.Symlink(dir+"/passwd", "/etc/passwd")}
 		}, entry: same("passwd"), want: packer.ErrUnsafeContent},
-		{name: "link up and out", entries: func(_ hostileEnv, dir string) []hEntry {
-			return []hEntry{hLink(dir+"/up", "../../sentinel")}
+		{name: "link up and out", entries: func(_ hostileEnv, dir string) []testtar.Entry {
+			return []testtar.Entry{testtar.Symlink(dir+"/up", "../../sentinel")}
 		}, entry: same("up"), want: packer.ErrUnsafeContent},
-		{name: "hard link out", entries: func(_ hostileEnv, dir string) []hEntry {
-			return []hEntry{hHardLink(dir+"/h", "../sentinel/x")}
+		{name: "hard link out", entries: func(_ hostileEnv, dir string) []testtar.Entry {
+			return []testtar.Entry{testtar.HardLink(dir+"/h", "../sentinel/x")}
 		}, entry: same("h"), want: packer.ErrUnsafeContent},
-		{name: "hard link to an absolute path", entries: func(_ hostileEnv, dir string) []hEntry {
-			return []hEntry{hHardLink(dir+"/passwd", "/etc/passwd")}
+		{name: "hard link to an absolute path", entries: func(_ hostileEnv, dir string) []testtar.Entry {
+			return []testtar.Entry{testtar.HardLink(dir+"/passwd", "/etc/passwd")}
 		}, entry: same("passwd"), want: packer.ErrUnsafeContent},
-		{name: "character device", entries: func(_ hostileEnv, dir string) []hEntry {
-			return []hEntry{hSpecial(dir+"/null", tar.TypeChar)}
+		{name: "character device", entries: func(_ hostileEnv, dir string) []testtar.Entry {
+			return []testtar.Entry{testtar.Special(dir+"/null", tar.TypeChar)}
 		}, entry: same("null"), want: packer.ErrUnsafeContent},
-		{name: "block device", entries: func(_ hostileEnv, dir string) []hEntry {
-			return []hEntry{hSpecial(dir+"/sda", tar.TypeBlock)}
+		{name: "block device", entries: func(_ hostileEnv, dir string) []testtar.Entry {
+			return []testtar.Entry{testtar.Special(dir+"/sda", tar.TypeBlock)}
 		}, entry: same("sda"), want: packer.ErrUnsafeContent},
-		{name: "fifo", entries: func(_ hostileEnv, dir string) []hEntry {
-			return []hEntry{hSpecial(dir+"/pipe", tar.TypeFifo)}
+		{name: "fifo", entries: func(_ hostileEnv, dir string) []testtar.Entry {
+			return []testtar.Entry{testtar.Special(dir+"/pipe", tar.TypeFifo)}
 		}, entry: same("pipe"), want: packer.ErrUnsafeContent},
-		{name: "duplicate names", entries: func(_ hostileEnv, dir string) []hEntry {
-			return []hEntry{hFile(dir+"/dup.txt", "one"), hFile(dir+"/dup.txt", "two")}
+		{name: "duplicate names", entries: func(_ hostileEnv, dir string) []testtar.Entry {
+			return []testtar.Entry{testtar.File(dir+"/dup.txt", "one"), testtar.File(dir+"/dup.txt", "two")}
 		}, entry: same("dup.txt"), want: packer.ErrUnsafeContent},
-		{name: "gzip bomb", entries: func(_ hostileEnv, dir string) []hEntry {
-			return []hEntry{hZeros(dir+"/zeros.bin", 64<<20)}
+		{name: "gzip bomb", entries: func(_ hostileEnv, dir string) []testtar.Entry {
+			return []testtar.Entry{testtar.Zeros(dir+"/zeros.bin", 64<<20)}
 		}, entry: same("zeros.bin"), opts: packer.UnpackOptions{MaxSize: 1 << 20}, want: packer.ErrTooLarge},
 	}
 }
@@ -307,7 +293,7 @@ func hostileCases() []hostileCase {
 			hostileCase{
 				name: "native " + a.name,
 				serve: func(t *testing.T, reg *hostileregistry.Registry, e hostileEnv) string {
-					putNative(t, reg, append([]hEntry{hDir("files/")}, a.entries(e, "files")...)...)
+					putNative(t, reg, append([]testtar.Entry{testtar.Dir("files/")}, a.entries(e, "files")...)...)
 					return a.entry(e, "files")
 				},
 				opts: a.opts, want: a.want, unsafeEntry: errors.Is(a.want, packer.ErrUnsafeContent),
@@ -349,8 +335,8 @@ func hostileCases() []hostileCase {
 			return "values.yaml"
 		}, want: packer.ErrUnsafeContent},
 		{name: "native folder layer digest mismatch", serve: func(t *testing.T, reg *hostileregistry.Registry, e hostileEnv) string {
-			p := putNative(t, reg, hDir("files/"), hFile("files/a.txt", "a"))
-			data := hGzip(t, hTar(t, hDir("files/"), hFile("files/a.txt", "a")))
+			p := putNative(t, reg, testtar.Dir("files/"), testtar.File("files/a.txt", "a"))
+			data := testtar.Gzip(t, testtar.Tar(t, testtar.Dir("files/"), testtar.File("files/a.txt", "a")))
 			data[len(data)/2] ^= 1
 			reg.Fault(hostileregistry.Fault{Method: "GET", Path: "/blobs/" + p.files.Digest.String(), Body: data})
 			return "files"
@@ -358,7 +344,7 @@ func hostileCases() []hostileCase {
 		{name: "palette archive digest mismatch", serve: func(t *testing.T, reg *hostileregistry.Registry, e hostileEnv) string {
 			// Padding after the tar's end: the archive unpacks the same
 			// either way, only the digest tells.
-			good := append(hTar(t, hFile("pack.json", hostilePackJSON)), make([]byte, 512)...)
+			good := append(testtar.Tar(t, testtar.File("pack.json", hostilePackJSON)), make([]byte, 512)...)
 			bad := slices.Clone(good)
 			bad[len(bad)-1] = 'x'
 			p := putPaletteData(t, reg, good)
@@ -442,7 +428,7 @@ func hostileCases() []hostileCase {
 		}, want: packer.ErrUnsafeContent},
 		{name: "container image instead of a pack", serve: func(t *testing.T, reg *hostileregistry.Registry, e hostileEnv) string {
 			cfg := reg.Put(ocispec.MediaTypeImageConfig, []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`))
-			layer := reg.Put(ocispec.MediaTypeImageLayerGzip, hGzip(t, hTar(t, hFile("pack.json", hostilePackJSON))))
+			layer := reg.Put(ocispec.MediaTypeImageLayerGzip, testtar.Gzip(t, testtar.Tar(t, testtar.File("pack.json", hostilePackJSON))))
 			d, _ := putManifest(t, reg, hostileLoc(reg).NativeRepository(hostileName), ocispec.Manifest{Config: cfg, Layers: []ocispec.Descriptor{layer}})
 			return d.Digest.String()
 		}, want: packer.ErrNotPack},
@@ -490,7 +476,7 @@ func hostileCases() []hostileCase {
 			return "big.yaml"
 		}, want: packer.ErrUnsafeContent},
 		{name: "connection closed in the middle of a palette archive", serve: func(t *testing.T, reg *hostileregistry.Registry, e hostileEnv) string {
-			p := putPalette(t, reg, hFile(hostileTop+"/big.yaml", bigValues))
+			p := putPalette(t, reg, testtar.File(hostileTop+"/big.yaml", bigValues))
 			closeMidBody(reg, p.archive)
 			return hostileArchiveTitle
 		}, want: packer.ErrUnsafeContent},
@@ -581,13 +567,13 @@ func TestPullHostileControls(t *testing.T) {
 		want  map[string]string
 	}{
 		{name: "native", serve: func(t *testing.T, reg *hostileregistry.Registry) {
-			putNative(t, reg, hDir("files/"), hFile("files/a.txt", "a"))
+			putNative(t, reg, testtar.Dir("files/"), testtar.File("files/a.txt", "a"))
 		}, want: map[string]string{"pack.json": hostilePackJSON, "values.yaml": hostileValues, "files": "<dir>", "files/a.txt": "a"}},
 		{name: "palette", serve: func(t *testing.T, reg *hostileregistry.Registry) {
-			putPalette(t, reg, hFile(hostileTop+"/big.yaml", bigValues))
+			putPalette(t, reg, testtar.File(hostileTop+"/big.yaml", bigValues))
 		}, want: map[string]string{"pack.json": hostilePackJSON, "values.yaml": hostileValues, "big.yaml": bigValues}},
 		{name: "palette with padding", serve: func(t *testing.T, reg *hostileregistry.Registry) {
-			putPaletteData(t, reg, append(hTar(t, hFile("pack.json", hostilePackJSON)), make([]byte, 512)...))
+			putPaletteData(t, reg, append(testtar.Tar(t, testtar.File("pack.json", hostilePackJSON)), make([]byte, 512)...))
 		}, want: map[string]string{"pack.json": hostilePackJSON}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -618,7 +604,7 @@ func TestPullHostileTransient(t *testing.T) {
 	t.Parallel()
 	c := newClient(t)
 	reg := hostileregistry.New(t)
-	p := putNative(t, reg, hDir("files/"), hFile("files/a.txt", "a"))
+	p := putNative(t, reg, testtar.Dir("files/"), testtar.File("files/a.txt", "a"))
 	reg.Fault(hostileregistry.Fault{Path: p.repo + "/manifests/" + hostileVersion, Status: 503, Times: 2})
 	reg.Fault(hostileregistry.Fault{Path: "/blobs/" + p.files.Digest.String(), Status: 500, Times: 2})
 	e := newHostileEnv(t)

@@ -16,6 +16,7 @@ import (
 	"github.com/packyard/packyard/internal/hostileregistry"
 	"github.com/packyard/packyard/internal/testfs"
 	"github.com/packyard/packyard/internal/testregistry"
+	"github.com/packyard/packyard/internal/testtar"
 	"github.com/packyard/packyard/pkg/mediatypes"
 	"github.com/packyard/packyard/pkg/ociregistry"
 	"github.com/packyard/packyard/pkg/packer"
@@ -91,7 +92,7 @@ func TestPullResumesCutDownloads(t *testing.T) {
 	t.Run("palette archive", func(t *testing.T) {
 		reg := hostileregistry.New(t)
 		reg.ServeRanges()
-		p := putPalette(t, reg, hFile(hostileTop+"/big.yaml", bigValues))
+		p := putPalette(t, reg, testtar.File(hostileTop+"/big.yaml", bigValues))
 		reg.Fault(hostileregistry.Fault{Method: "GET", Path: "/blobs/" + p.archive.Digest.String(), CloseAfter: p.archive.Size / 2, Times: 1})
 		e := newHostileEnv(t)
 		if err := pullHostilePack(t, reg, e, mediatypes.EncodingPalette); err != nil {

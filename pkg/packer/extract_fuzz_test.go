@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/packyard/packyard/internal/testtar"
 )
 
 // exTarOfDir writes the folder tree at dir as a tar, links as links, every
@@ -108,30 +110,30 @@ func FuzzUntar(f *testing.F) {
 	// synthetic one with links, exec bits and empty folders.
 	real := filepath.Join(btPacksDir, "permission-manager-1.0.0")
 	f.Add(exTarOfDir(f, real, ""))
-	f.Add(upGz(f, exTarOfDir(f, real, "permission-manager-1.0.0")))
+	f.Add(testtar.Gzip(f, exTarOfDir(f, real, "permission-manager-1.0.0")))
 	synth := filepath.Join(f.TempDir(), "synth")
 	btWriteSynth(f, synth, "synth", "1.2.3")
 	f.Add(exTarOfDir(f, synth, "pack"))
-	f.Add(upGz(f, exTarOfDir(f, synth, "")))
+	f.Add(testtar.Gzip(f, exTarOfDir(f, synth, "")))
 	// Hostile tars.
-	for _, entries := range [][]upTE{
-		{upF("../evil", "x")},
-		{upF("a/../../evil", "x")},
-		{upF("/tmp/evil", "x")},
-		{upL("passwd", "/etc/passwd")},
-		{upL("x", "../../x")},
-		{upL("y", "."), upL("x", "y/y/y/..")},
-		{upL("d", ".."), upF("d/evil", "x")},
-		{upD("pack/"), upL("pack/d", "../.."), upF("pack/d/evil", "x")},
-		{upF("pack/f", "x"), upL("pack/l", "f/../../..")},
-		{upL("a", "b"), upL("b", "a")},
-		{upF("f", "x"), upH("h", "../f"), upH("g", "f")},
-		{upDev("pipe", tar.TypeFifo), upDev("null", tar.TypeChar)},
-		{upF("dup", "1"), upF("dup", "2")},
-		{upF("pack.json", upPackJSON), upL("pack/x", "../pack.json")},
+	for _, entries := range [][]testtar.Entry{
+		{testtar.File("../evil", "x")},
+		{testtar.File("a/../../evil", "x")},
+		{testtar.File("/tmp/evil", "x")},
+		{testtar.Symlink("passwd", "/etc/passwd")},
+		{testtar.Symlink("x", "../../x")},
+		{testtar.Symlink("y", "."), testtar.Symlink("x", "y/y/y/..")},
+		{testtar.Symlink("d", ".."), testtar.File("d/evil", "x")},
+		{testtar.Dir("pack/"), testtar.Symlink("pack/d", "../.."), testtar.File("pack/d/evil", "x")},
+		{testtar.File("pack/f", "x"), testtar.Symlink("pack/l", "f/../../..")},
+		{testtar.Symlink("a", "b"), testtar.Symlink("b", "a")},
+		{testtar.File("f", "x"), testtar.HardLink("h", "../f"), testtar.HardLink("g", "f")},
+		{testtar.Special("pipe", tar.TypeFifo), testtar.Special("null", tar.TypeChar)},
+		{testtar.File("dup", "1"), testtar.File("dup", "2")},
+		{testtar.File("pack.json", upPackJSON), testtar.Symlink("pack/x", "../pack.json")},
 	} {
-		f.Add(upTar(f, entries...))
-		f.Add(upGz(f, upTar(f, entries...)))
+		f.Add(testtar.Tar(f, entries...))
+		f.Add(testtar.Gzip(f, testtar.Tar(f, entries...)))
 	}
 
 	f.Fuzz(func(t *testing.T, data []byte) {

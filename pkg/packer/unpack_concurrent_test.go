@@ -19,6 +19,7 @@ import (
 	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/content/memory"
 
+	"github.com/packyard/packyard/internal/testtar"
 	"github.com/packyard/packyard/pkg/mediatypes"
 )
 
@@ -150,7 +151,7 @@ func ccNative(t testing.TB, s *memory.Store, n, size int) (ocispec.Descriptor, m
 		want[rel] = body
 		layers = append(layers, upPush(t, s, mediatypes.PackChart, []byte(body), map[string]string{ocispec.AnnotationTitle: rel}))
 	}
-	layers = append(layers, upFolder(t, s, "docs", upD("docs/"), upF("docs/a.txt", "a"), upD("docs/sub/"), upF("docs/sub/b.txt", "b")))
+	layers = append(layers, upFolder(t, s, "docs", testtar.Dir("docs/"), testtar.File("docs/a.txt", "a"), testtar.Dir("docs/sub/"), testtar.File("docs/sub/b.txt", "b")))
 	return upNative(t, s, layers...), want
 }
 
@@ -323,7 +324,7 @@ func TestUnpackNativeFirstErrorInLayerOrder(t *testing.T) {
 		{
 			name: "earlier duplicate, fetched after a later mismatch",
 			make: func(t *testing.T, s *memory.Store) ([]ocispec.Descriptor, ocispec.Descriptor, ocispec.Descriptor) {
-				docs := upFolder(t, s, "docs", upD("docs/"), upF("docs/a.txt", "one"))
+				docs := upFolder(t, s, "docs", testtar.Dir("docs/"), testtar.File("docs/a.txt", "one"))
 				slow := upFile(t, s, "docs/a.txt", "two")
 				fast := upFile(t, s, "fast.txt", "fast")
 				return []ocispec.Descriptor{docs, slow, fast}, slow, fast
@@ -496,7 +497,7 @@ func TestUnpackNativeChecksBeforeFetching(t *testing.T) {
 		{
 			name: "folder layer with an invalid content digest",
 			layers: func(t *testing.T, s *memory.Store) []ocispec.Descriptor {
-				l := upFolder(t, s, "files", upD("files/"), upF("files/a", "x"))
+				l := upFolder(t, s, "files", testtar.Dir("files/"), testtar.File("files/a", "x"))
 				l.Annotations[mediatypes.AnnotationContentDigest] = "sha256:xyz"
 				return []ocispec.Descriptor{upFile(t, s, "a.txt", "a"), l}
 			},
@@ -564,7 +565,7 @@ func TestUnpackNativeStagingWithinBudget(t *testing.T) {
 		name := fmt.Sprintf("d%d", i)
 		// A plain tar of a folder and an empty file: 2 KiB of layer for
 		// no content.
-		data := upTar(t, upD(name+"/"), upF(name+"/empty", ""))
+		data := testtar.Tar(t, testtar.Dir(name+"/"), testtar.File(name+"/empty", ""))
 		l := upPush(t, s, mediatypes.PackFiles, data, map[string]string{
 			ocispec.AnnotationTitle:            name,
 			mediatypes.AnnotationContentUnpack: "true",
@@ -634,7 +635,7 @@ func TestUnpackNativeFileAfterFolderPastBudget(t *testing.T) {
 	e := upNewEnv(t)
 	s := memory.New()
 	desc := upNative(t, s,
-		upFolder(t, s, "docs", upD("docs/"), upF("docs/big.txt", strings.Repeat("d", 700))),
+		upFolder(t, s, "docs", testtar.Dir("docs/"), testtar.File("docs/big.txt", strings.Repeat("d", 700))),
 		upFile(t, s, "file.bin", strings.Repeat("f", 400)))
 	_, err := Unpack(t.Context(), s, desc, e.target, UnpackOptions{MaxSize: 1024})
 	if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "file.bin") {

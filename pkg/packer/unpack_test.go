@@ -25,20 +25,6 @@ import (
 	"github.com/packyard/packyard/pkg/mediatypes"
 )
 
-// upTE is one tar entry of a crafted archive.
-// upTE is an entry of an archive a test builds.
-type upTE = testtar.Entry
-
-var (
-	upF   = testtar.File
-	upD   = testtar.Dir
-	upL   = testtar.Symlink
-	upH   = testtar.HardLink
-	upDev = testtar.Special
-	upTar = testtar.Tar
-	upGz  = testtar.Gzip
-)
-
 const upPackJSON = `{"name":"evil","displayName":"Evil","version":"1.0.0","layer":"addon"}`
 
 func upPush(t testing.TB, s *memory.Store, mediaType string, data []byte, ann map[string]string) ocispec.Descriptor {
@@ -96,10 +82,10 @@ func upNative(t testing.TB, s *memory.Store, layers ...ocispec.Descriptor) ocisp
 
 // upFolder stores a native folder layer titled title, with the oras unpack
 // annotations right.
-func upFolder(t testing.TB, s *memory.Store, title string, entries ...upTE) ocispec.Descriptor {
+func upFolder(t testing.TB, s *memory.Store, title string, entries ...testtar.Entry) ocispec.Descriptor {
 	t.Helper()
-	tarData := upTar(t, entries...)
-	return upPush(t, s, mediatypes.PackFiles, upGz(t, tarData), map[string]string{
+	tarData := testtar.Tar(t, entries...)
+	return upPush(t, s, mediatypes.PackFiles, testtar.Gzip(t, tarData), map[string]string{
 		ocispec.AnnotationTitle:            title,
 		mediatypes.AnnotationContentUnpack: "true",
 		mediatypes.AnnotationContentDigest: digest.FromBytes(tarData).String(),
@@ -170,10 +156,10 @@ func (e upEnv) checkClean(t testing.TB, keep map[string]btEntry) {
 
 // upPaletteEntries is a Palette archive of pack.json and extra entries,
 // gzip'd.
-func upPaletteEntries(t testing.TB, s *memory.Store, extra ...upTE) ocispec.Descriptor {
+func upPaletteEntries(t testing.TB, s *memory.Store, extra ...testtar.Entry) ocispec.Descriptor {
 	t.Helper()
-	entries := append([]upTE{upF("pack.json", upPackJSON), upF("values.yaml", "a: 1\n")}, extra...)
-	return upPalette(t, s, upGz(t, upTar(t, entries...)))
+	entries := append([]testtar.Entry{testtar.File("pack.json", upPackJSON), testtar.File("values.yaml", "a: 1\n")}, extra...)
+	return upPalette(t, s, testtar.Gzip(t, testtar.Tar(t, entries...)))
 }
 
 type upCase struct {
@@ -189,7 +175,7 @@ type upCase struct {
 }
 
 // upPaletteCase makes a case of a Palette archive holding a pack and extra.
-func upPaletteCase(extra ...upTE) func(t *testing.T, e upEnv, s *memory.Store) (content.Fetcher, ocispec.Descriptor) {
+func upPaletteCase(extra ...testtar.Entry) func(t *testing.T, e upEnv, s *memory.Store) (content.Fetcher, ocispec.Descriptor) {
 	return func(t *testing.T, e upEnv, s *memory.Store) (content.Fetcher, ocispec.Descriptor) {
 		return s, upPaletteEntries(t, s, extra...)
 	}
@@ -197,7 +183,7 @@ func upPaletteCase(extra ...upTE) func(t *testing.T, e upEnv, s *memory.Store) (
 
 // upNativeCase makes a case of a native artifact holding pack.json and a folder
 // layer titled "files" of entries.
-func upNativeCase(entries ...upTE) func(t *testing.T, e upEnv, s *memory.Store) (content.Fetcher, ocispec.Descriptor) {
+func upNativeCase(entries ...testtar.Entry) func(t *testing.T, e upEnv, s *memory.Store) (content.Fetcher, ocispec.Descriptor) {
 	return func(t *testing.T, e upEnv, s *memory.Store) (content.Fetcher, ocispec.Descriptor) {
 		return s, upNative(t, s, upFolder(t, s, "files", entries...))
 	}
@@ -206,71 +192,71 @@ func upNativeCase(entries ...upTE) func(t *testing.T, e upEnv, s *memory.Store) 
 func upHostileCases() []upCase {
 	return []upCase{
 		// Names that leave the target.
-		{name: "dotdot", make: upPaletteCase(upF("../evil", "x")), want: ErrUnsafeContent, entry: "../evil"},
-		{name: "dotdot into sentinel", make: upPaletteCase(upF("../sentinel/evil", "x")), want: ErrUnsafeContent, entry: "../sentinel/evil"},
-		{name: "inner dotdot", make: upPaletteCase(upF("a/../../evil", "x")), want: ErrUnsafeContent, entry: "a/../../evil"},
-		{name: "dotdot in native folder", make: upNativeCase(upD("files/"), upF("files/../../evil", "x")), want: ErrUnsafeContent, entry: "files/../../evil"},
+		{name: "dotdot", make: upPaletteCase(testtar.File("../evil", "x")), want: ErrUnsafeContent, entry: "../evil"},
+		{name: "dotdot into sentinel", make: upPaletteCase(testtar.File("../sentinel/evil", "x")), want: ErrUnsafeContent, entry: "../sentinel/evil"},
+		{name: "inner dotdot", make: upPaletteCase(testtar.File("a/../../evil", "x")), want: ErrUnsafeContent, entry: "a/../../evil"},
+		{name: "dotdot in native folder", make: upNativeCase(testtar.Dir("files/"), testtar.File("files/../../evil", "x")), want: ErrUnsafeContent, entry: "files/../../evil"},
 		{name: "absolute", make: func(t *testing.T, e upEnv, s *memory.Store) (content.Fetcher, ocispec.Descriptor) {
-			return s, upPaletteEntries(t, s, upF(filepath.Join(e.sentinel, "evil"), "x"))
+			return s, upPaletteEntries(t, s, testtar.File(filepath.Join(e.sentinel, "evil"), "x"))
 		}, want: ErrUnsafeContent},
-		{name: "absolute tmp", make: upPaletteCase(upF("/tmp/evil", "x")), want: ErrUnsafeContent, entry: "/tmp/evil", outside: "/tmp/evil"},
-		{name: "backslash", make: upPaletteCase(upF(`..\evil`, "x")), want: ErrUnsafeContent, entry: `..\evil`},
+		{name: "absolute tmp", make: upPaletteCase(testtar.File("/tmp/evil", "x")), want: ErrUnsafeContent, entry: "/tmp/evil", outside: "/tmp/evil"},
+		{name: "backslash", make: upPaletteCase(testtar.File(`..\evil`, "x")), want: ErrUnsafeContent, entry: `..\evil`},
 
 		// Links that lead out.
-		{name: "link to /etc/passwd", make: upPaletteCase(upL("passwd", "/etc/passwd")), want: ErrUnsafeContent, entry: "passwd"},
-		{name: "link up two", make: upPaletteCase(upL("x", "../../x")), want: ErrUnsafeContent, entry: "x"},
-		{name: "link into sentinel", make: upPaletteCase(upL("s", "../sentinel")), want: ErrUnsafeContent, entry: "s"},
-		{name: "link chain", make: upPaletteCase(upL("y", "."), upL("x", "y/y/y/..")), want: ErrUnsafeContent, entry: "x"},
-		{name: "link through a file", make: upPaletteCase(upL("x", "values.yaml/../../sentinel")), want: ErrUnsafeContent, entry: "x"},
-		{name: "link through a missing folder", make: upPaletteCase(upL("x", "nowhere/../../sentinel")), want: ErrUnsafeContent, entry: "x"},
-		{name: "link loop", make: upPaletteCase(upL("a", "b"), upL("b", "a")), want: ErrUnsafeContent},
-		{name: "link then file below it", make: upPaletteCase(upL("d", ".."), upF("d/evil", "x")), want: ErrUnsafeContent, entry: "d/evil"},
-		{name: "link then file below it, to sentinel", make: upPaletteCase(upL("d", "../sentinel"), upF("d/evil", "x")), want: ErrUnsafeContent, entry: "d/evil"},
-		{name: "link then folder below it", make: upPaletteCase(upL("d", "../sentinel"), upD("d/sub/")), want: ErrUnsafeContent, entry: "d/sub/"},
-		{name: "link over a folder", make: upPaletteCase(upF("d/keep", "x"), upL("d", "../sentinel")), want: ErrUnsafeContent, entry: "d"},
+		{name: "link to /etc/passwd", make: upPaletteCase(testtar.Symlink("passwd", "/etc/passwd")), want: ErrUnsafeContent, entry: "passwd"},
+		{name: "link up two", make: upPaletteCase(testtar.Symlink("x", "../../x")), want: ErrUnsafeContent, entry: "x"},
+		{name: "link into sentinel", make: upPaletteCase(testtar.Symlink("s", "../sentinel")), want: ErrUnsafeContent, entry: "s"},
+		{name: "link chain", make: upPaletteCase(testtar.Symlink("y", "."), testtar.Symlink("x", "y/y/y/..")), want: ErrUnsafeContent, entry: "x"},
+		{name: "link through a file", make: upPaletteCase(testtar.Symlink("x", "values.yaml/../../sentinel")), want: ErrUnsafeContent, entry: "x"},
+		{name: "link through a missing folder", make: upPaletteCase(testtar.Symlink("x", "nowhere/../../sentinel")), want: ErrUnsafeContent, entry: "x"},
+		{name: "link loop", make: upPaletteCase(testtar.Symlink("a", "b"), testtar.Symlink("b", "a")), want: ErrUnsafeContent},
+		{name: "link then file below it", make: upPaletteCase(testtar.Symlink("d", ".."), testtar.File("d/evil", "x")), want: ErrUnsafeContent, entry: "d/evil"},
+		{name: "link then file below it, to sentinel", make: upPaletteCase(testtar.Symlink("d", "../sentinel"), testtar.File("d/evil", "x")), want: ErrUnsafeContent, entry: "d/evil"},
+		{name: "link then folder below it", make: upPaletteCase(testtar.Symlink("d", "../sentinel"), testtar.Dir("d/sub/")), want: ErrUnsafeContent, entry: "d/sub/"},
+		{name: "link over a folder", make: upPaletteCase(testtar.File("d/keep", "x"), testtar.Symlink("d", "../sentinel")), want: ErrUnsafeContent, entry: "d"},
 		{name: "link out of the top folder", make: func(t *testing.T, e upEnv, s *memory.Store) (content.Fetcher, ocispec.Descriptor) {
-			return s, upPalette(t, s, upGz(t, upTar(t, upD("evil-1.0.0/"), upF("evil-1.0.0/pack.json", upPackJSON), upL("evil-1.0.0/up", "../x"))))
+			return s, upPalette(t, s, testtar.Gzip(t, testtar.Tar(t, testtar.Dir("evil-1.0.0/"), testtar.File("evil-1.0.0/pack.json", upPackJSON), testtar.Symlink("evil-1.0.0/up", "../x"))))
 		}, want: ErrUnsafeContent, entry: "evil-1.0.0/up"},
-		{name: "link in native folder", make: upNativeCase(upD("files/"), upL("files/up", "../../sentinel")), want: ErrUnsafeContent, entry: "files/up"},
+		{name: "link in native folder", make: upNativeCase(testtar.Dir("files/"), testtar.Symlink("files/up", "../../sentinel")), want: ErrUnsafeContent, entry: "files/up"},
 		{name: "link in one layer, file below it in another", make: func(t *testing.T, e upEnv, s *memory.Store) (content.Fetcher, ocispec.Descriptor) {
 			return s, upNative(t, s,
-				upFolder(t, s, "docs", upD("docs/"), upL("docs/l", "../../sentinel")),
+				upFolder(t, s, "docs", testtar.Dir("docs/"), testtar.Symlink("docs/l", "../../sentinel")),
 				upFile(t, s, "docs/l/evil", "x"))
 		}, want: ErrUnsafeContent, entry: "docs/l/evil"},
 		{name: "link in one layer, folder layer below it in another", make: func(t *testing.T, e upEnv, s *memory.Store) (content.Fetcher, ocispec.Descriptor) {
 			return s, upNative(t, s,
-				upFolder(t, s, "docs", upD("docs/"), upL("docs/l", "../../sentinel")),
-				upFolder(t, s, "docs/l", upD("docs/l/"), upF("docs/l/evil", "x")))
+				upFolder(t, s, "docs", testtar.Dir("docs/"), testtar.Symlink("docs/l", "../../sentinel")),
+				upFolder(t, s, "docs/l", testtar.Dir("docs/l/"), testtar.File("docs/l/evil", "x")))
 		}, want: ErrUnsafeContent, entry: "docs/l/"},
 		{name: "link layer over a file's folder", make: func(t *testing.T, e upEnv, s *memory.Store) (content.Fetcher, ocispec.Descriptor) {
 			return s, upNative(t, s,
 				upFile(t, s, "docs/a.txt", "x"),
-				upFolder(t, s, "docs", upL("docs", "../sentinel")))
+				upFolder(t, s, "docs", testtar.Symlink("docs", "../sentinel")))
 		}, want: ErrUnsafeContent, entry: "docs"},
 
 		// Hard links.
-		{name: "hard link out", make: upPaletteCase(upH("h", "../x")), want: ErrUnsafeContent, entry: "h"},
-		{name: "hard link absolute", make: upPaletteCase(upH("h", "/etc/passwd")), want: ErrUnsafeContent, entry: "h"},
-		{name: "hard link to nothing extracted", make: upPaletteCase(upH("h", "missing.txt")), want: ErrUnsafeContent, entry: "h"},
-		{name: "hard link before its target", make: upPaletteCase(upH("h", "later.txt"), upF("later.txt", "x")), want: ErrUnsafeContent, entry: "h"},
-		{name: "hard link to a folder", make: upPaletteCase(upD("dir/"), upH("h", "dir")), want: ErrUnsafeContent, entry: "h"},
-		{name: "hard link to a link", make: upPaletteCase(upL("l", "values.yaml"), upH("h", "l")), want: ErrUnsafeContent, entry: "h"},
+		{name: "hard link out", make: upPaletteCase(testtar.HardLink("h", "../x")), want: ErrUnsafeContent, entry: "h"},
+		{name: "hard link absolute", make: upPaletteCase(testtar.HardLink("h", "/etc/passwd")), want: ErrUnsafeContent, entry: "h"},
+		{name: "hard link to nothing extracted", make: upPaletteCase(testtar.HardLink("h", "missing.txt")), want: ErrUnsafeContent, entry: "h"},
+		{name: "hard link before its target", make: upPaletteCase(testtar.HardLink("h", "later.txt"), testtar.File("later.txt", "x")), want: ErrUnsafeContent, entry: "h"},
+		{name: "hard link to a folder", make: upPaletteCase(testtar.Dir("dir/"), testtar.HardLink("h", "dir")), want: ErrUnsafeContent, entry: "h"},
+		{name: "hard link to a link", make: upPaletteCase(testtar.Symlink("l", "values.yaml"), testtar.HardLink("h", "l")), want: ErrUnsafeContent, entry: "h"},
 
 		// Special files.
-		{name: "char device", make: upPaletteCase(upDev("null", tar.TypeChar)), want: ErrUnsafeContent, entry: "null"},
-		{name: "block device", make: upPaletteCase(upDev("sda", tar.TypeBlock)), want: ErrUnsafeContent, entry: "sda"},
-		{name: "fifo", make: upPaletteCase(upDev("pipe", tar.TypeFifo)), want: ErrUnsafeContent, entry: "pipe"},
-		{name: "fifo in native folder", make: upNativeCase(upD("files/"), upDev("files/pipe", tar.TypeFifo)), want: ErrUnsafeContent, entry: "files/pipe"},
+		{name: "char device", make: upPaletteCase(testtar.Special("null", tar.TypeChar)), want: ErrUnsafeContent, entry: "null"},
+		{name: "block device", make: upPaletteCase(testtar.Special("sda", tar.TypeBlock)), want: ErrUnsafeContent, entry: "sda"},
+		{name: "fifo", make: upPaletteCase(testtar.Special("pipe", tar.TypeFifo)), want: ErrUnsafeContent, entry: "pipe"},
+		{name: "fifo in native folder", make: upNativeCase(testtar.Dir("files/"), testtar.Special("files/pipe", tar.TypeFifo)), want: ErrUnsafeContent, entry: "files/pipe"},
 
 		// Duplicates.
-		{name: "duplicate file", make: upPaletteCase(upF("dup.txt", "one"), upF("dup.txt", "two")), want: ErrUnsafeContent, entry: "dup.txt"},
-		{name: "duplicate pack.json", make: upPaletteCase(upF("pack.json", `{"name":"other"}`)), want: ErrUnsafeContent, entry: "pack.json"},
-		{name: "file then folder", make: upPaletteCase(upF("dup", "one"), upD("dup/")), want: ErrUnsafeContent, entry: "dup/"},
-		{name: "folder then file", make: upPaletteCase(upD("dup/"), upF("dup", "one")), want: ErrUnsafeContent, entry: "dup"},
-		{name: "file below a file", make: upPaletteCase(upF("f", "one"), upF("f/g", "two")), want: ErrUnsafeContent, entry: "f/g"},
+		{name: "duplicate file", make: upPaletteCase(testtar.File("dup.txt", "one"), testtar.File("dup.txt", "two")), want: ErrUnsafeContent, entry: "dup.txt"},
+		{name: "duplicate pack.json", make: upPaletteCase(testtar.File("pack.json", `{"name":"other"}`)), want: ErrUnsafeContent, entry: "pack.json"},
+		{name: "file then folder", make: upPaletteCase(testtar.File("dup", "one"), testtar.Dir("dup/")), want: ErrUnsafeContent, entry: "dup/"},
+		{name: "folder then file", make: upPaletteCase(testtar.Dir("dup/"), testtar.File("dup", "one")), want: ErrUnsafeContent, entry: "dup"},
+		{name: "file below a file", make: upPaletteCase(testtar.File("f", "one"), testtar.File("f/g", "two")), want: ErrUnsafeContent, entry: "f/g"},
 		{name: "duplicate across native layers", make: func(t *testing.T, e upEnv, s *memory.Store) (content.Fetcher, ocispec.Descriptor) {
 			return s, upNative(t, s,
-				upFolder(t, s, "docs", upD("docs/"), upF("docs/a.txt", "one")),
+				upFolder(t, s, "docs", testtar.Dir("docs/"), testtar.File("docs/a.txt", "one")),
 				upFile(t, s, "docs/a.txt", "two"))
 		}, want: ErrUnsafeContent, entry: "docs/a.txt"},
 		{name: "duplicate pack.json across native layers", make: func(t *testing.T, e upEnv, s *memory.Store) (content.Fetcher, ocispec.Descriptor) {
@@ -280,24 +266,24 @@ func upHostileCases() []upCase {
 		// Limits.
 		{name: "gzip bomb", make: upPaletteCase(testtar.Zeros("zeros.bin", 64<<20)),
 			opts: UnpackOptions{MaxSize: 1 << 20}, want: ErrTooLarge},
-		{name: "gzip bomb in native folder", make: upNativeCase(upD("files/"), testtar.Zeros("files/zeros.bin", 64<<20)),
+		{name: "gzip bomb in native folder", make: upNativeCase(testtar.Dir("files/"), testtar.Zeros("files/zeros.bin", 64<<20)),
 			opts: UnpackOptions{MaxSize: 1 << 20}, want: ErrTooLarge},
 		{name: "many files past the size", make: func(t *testing.T, e upEnv, s *memory.Store) (content.Fetcher, ocispec.Descriptor) {
-			var entries []upTE
+			var entries []testtar.Entry
 			for i := range 20 {
 				entries = append(entries, testtar.Zeros(fmt.Sprintf("z%02d", i), 100<<10))
 			}
 			return s, upPaletteEntries(t, s, entries...)
 		}, opts: UnpackOptions{MaxSize: 1 << 20}, want: ErrTooLarge},
 		{name: "too many entries", make: func(t *testing.T, e upEnv, s *memory.Store) (content.Fetcher, ocispec.Descriptor) {
-			var entries []upTE
+			var entries []testtar.Entry
 			for i := range 20 {
-				entries = append(entries, upF(fmt.Sprintf("f%02d", i), "x"))
+				entries = append(entries, testtar.File(fmt.Sprintf("f%02d", i), "x"))
 			}
 			return s, upPaletteEntries(t, s, entries...)
 		}, opts: UnpackOptions{MaxEntries: 10}, want: ErrTooLarge},
 		{name: "too many folders", make: func(t *testing.T, e upEnv, s *memory.Store) (content.Fetcher, ocispec.Descriptor) {
-			return s, upPaletteEntries(t, s, upF(strings.Repeat("d/", 20)+"f", "x"))
+			return s, upPaletteEntries(t, s, testtar.File(strings.Repeat("d/", 20)+"f", "x"))
 		}, opts: UnpackOptions{MaxEntries: 10}, want: ErrTooLarge},
 		{name: "layer past the size", make: func(t *testing.T, e upEnv, s *memory.Store) (content.Fetcher, ocispec.Descriptor) {
 			return s, upNative(t, s, upFile(t, s, "big.bin", strings.Repeat("x", 2048)))
@@ -310,30 +296,30 @@ func upHostileCases() []upCase {
 
 		// Content that does not match its descriptor.
 		{name: "layer longer than its descriptor", make: func(t *testing.T, e upEnv, s *memory.Store) (content.Fetcher, ocispec.Descriptor) {
-			good := upGz(t, upTar(t, upF("pack.json", upPackJSON)))
+			good := testtar.Gzip(t, testtar.Tar(t, testtar.File("pack.json", upPackJSON)))
 			d := upPalette(t, s, good)
 			m := upGetManifest(t, s, d)
 			return upLiar{s, map[digest.Digest][]byte{m.Layers[0].Digest: append(slices.Clone(good), "trailing garbage"...)}}, d
 		}, want: ErrUnsafeContent},
 		{name: "layer shorter than its descriptor", make: func(t *testing.T, e upEnv, s *memory.Store) (content.Fetcher, ocispec.Descriptor) {
-			good := upTar(t, upF("pack.json", upPackJSON), upF("values.yaml", "a: 1\n"))
+			good := testtar.Tar(t, testtar.File("pack.json", upPackJSON), testtar.File("values.yaml", "a: 1\n"))
 			d := upPalette(t, s, good)
 			m := upGetManifest(t, s, d)
 			return upLiar{s, map[digest.Digest][]byte{m.Layers[0].Digest: good[:len(good)-512]}}, d
 		}, want: ErrUnsafeContent},
 		{name: "link through a missing folder then up", make: func(t *testing.T, e upEnv, s *memory.Store) (content.Fetcher, ocispec.Descriptor) {
 			// On a file system that ignores case, "X" may be the link "x".
-			return s, upPalette(t, s, upGz(t, upTar(t, upF("pack.json", upPackJSON), upD("d/"), upL("d/x", ".."), upL("d/L", "X/../sentinel"))))
+			return s, upPalette(t, s, testtar.Gzip(t, testtar.Tar(t, testtar.File("pack.json", upPackJSON), testtar.Dir("d/"), testtar.Symlink("d/x", ".."), testtar.Symlink("d/L", "X/../sentinel"))))
 		}, want: ErrUnsafeContent},
 		{name: "link target longer than the path limit", make: func(t *testing.T, e upEnv, s *memory.Store) (content.Fetcher, ocispec.Descriptor) {
-			return s, upPalette(t, s, upGz(t, upTar(t, upF("pack.json", upPackJSON), upL("long", strings.Repeat("a/", 2100)+"b"))))
+			return s, upPalette(t, s, testtar.Gzip(t, testtar.Tar(t, testtar.File("pack.json", upPackJSON), testtar.Symlink("long", strings.Repeat("a/", 2100)+"b"))))
 		}, want: ErrUnsafeContent},
 		{name: "links count against the size limit", make: func(t *testing.T, e upEnv, s *memory.Store) (content.Fetcher, ocispec.Descriptor) {
-			entries := []upTE{upF("pack.json", upPackJSON)}
+			entries := []testtar.Entry{testtar.File("pack.json", upPackJSON)}
 			for i := range 20 {
-				entries = append(entries, upL(fmt.Sprintf("l%02d", i), strings.Repeat("a/", 2000)+"b"))
+				entries = append(entries, testtar.Symlink(fmt.Sprintf("l%02d", i), strings.Repeat("a/", 2000)+"b"))
 			}
-			return s, upPalette(t, s, upGz(t, upTar(t, entries...)))
+			return s, upPalette(t, s, testtar.Gzip(t, testtar.Tar(t, entries...)))
 		}, opts: UnpackOptions{MaxSize: 16 << 10}, want: ErrTooLarge},
 		{name: "manifest shorter than its descriptor", make: func(t *testing.T, e upEnv, s *memory.Store) (content.Fetcher, ocispec.Descriptor) {
 			d := upPaletteEntries(t, s)
@@ -346,7 +332,7 @@ func upHostileCases() []upCase {
 		{name: "layer digest mismatch", make: func(t *testing.T, e upEnv, s *memory.Store) (content.Fetcher, ocispec.Descriptor) {
 			// Padding after the tar's end: the archive reads the same
 			// either way, only the digest tells.
-			good := append(upTar(t, upF("pack.json", upPackJSON)), make([]byte, 512)...)
+			good := append(testtar.Tar(t, testtar.File("pack.json", upPackJSON)), make([]byte, 512)...)
 			bad := slices.Clone(good)
 			bad[len(bad)-1] = 'x'
 			d := upPalette(t, s, good)
@@ -385,13 +371,13 @@ func upHostileCases() []upCase {
 		}, want: ErrNotPack},
 		{name: "container image", make: func(t *testing.T, e upEnv, s *memory.Store) (content.Fetcher, ocispec.Descriptor) {
 			cfg := upPush(t, s, ocispec.MediaTypeImageConfig, []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`), nil)
-			layer := upPush(t, s, ocispec.MediaTypeImageLayerGzip, upGz(t, upTar(t, upF("pack.json", upPackJSON))), nil)
+			layer := upPush(t, s, ocispec.MediaTypeImageLayerGzip, testtar.Gzip(t, testtar.Tar(t, testtar.File("pack.json", upPackJSON))), nil)
 			return s, upManifest(t, s, ocispec.Manifest{Config: cfg, Layers: []ocispec.Descriptor{layer}})
 		}, want: ErrNotPack},
 		{name: "two layers, not native", make: func(t *testing.T, e upEnv, s *memory.Store) (content.Fetcher, ocispec.Descriptor) {
 			cfg := upPush(t, s, mediatypes.PaletteConfig, []byte("{}"), nil)
-			a := upPush(t, s, mediatypes.PaletteArchive, upGz(t, upTar(t, upF("pack.json", upPackJSON))), nil)
-			b := upPush(t, s, mediatypes.PaletteArchive, upGz(t, upTar(t, upF("values.yaml", "a: 1\n"))), nil)
+			a := upPush(t, s, mediatypes.PaletteArchive, testtar.Gzip(t, testtar.Tar(t, testtar.File("pack.json", upPackJSON))), nil)
+			b := upPush(t, s, mediatypes.PaletteArchive, testtar.Gzip(t, testtar.Tar(t, testtar.File("values.yaml", "a: 1\n"))), nil)
 			return s, upManifest(t, s, ocispec.Manifest{Config: cfg, Layers: []ocispec.Descriptor{a, b}})
 		}, want: ErrNotPack},
 		{name: "not JSON", make: func(t *testing.T, e upEnv, s *memory.Store) (content.Fetcher, ocispec.Descriptor) {
@@ -418,17 +404,17 @@ func upHostileCases() []upCase {
 			return s, upNative(t, s, upFile(t, s, ".", "x"))
 		}, want: ErrUnsafeContent},
 		{name: "native folder layer titled as the target", make: func(t *testing.T, e upEnv, s *memory.Store) (content.Fetcher, ocispec.Descriptor) {
-			return s, upNative(t, s, upFolder(t, s, ".", upF("x", "x")))
+			return s, upNative(t, s, upFolder(t, s, ".", testtar.File("x", "x")))
 		}, want: ErrUnsafeContent},
-		{name: "native entry outside its folder", make: upNativeCase(upD("files/"), upF("other/x", "x")), want: ErrUnsafeContent, entry: "other/x"},
-		{name: "native entry with the folder as prefix", make: upNativeCase(upD("files/"), upF("files-other/x", "x")), want: ErrUnsafeContent, entry: "files-other/x"},
+		{name: "native entry outside its folder", make: upNativeCase(testtar.Dir("files/"), testtar.File("other/x", "x")), want: ErrUnsafeContent, entry: "other/x"},
+		{name: "native entry with the folder as prefix", make: upNativeCase(testtar.Dir("files/"), testtar.File("files-other/x", "x")), want: ErrUnsafeContent, entry: "files-other/x"},
 		{name: "native wrong content digest", make: func(t *testing.T, e upEnv, s *memory.Store) (content.Fetcher, ocispec.Descriptor) {
-			l := upFolder(t, s, "files", upD("files/"), upF("files/a", "x"))
+			l := upFolder(t, s, "files", testtar.Dir("files/"), testtar.File("files/a", "x"))
 			l.Annotations[mediatypes.AnnotationContentDigest] = digest.FromString("other").String()
 			return s, upNative(t, s, l)
 		}, want: ErrUnsafeContent},
 		{name: "native invalid content digest", make: func(t *testing.T, e upEnv, s *memory.Store) (content.Fetcher, ocispec.Descriptor) {
-			l := upFolder(t, s, "files", upD("files/"), upF("files/a", "x"))
+			l := upFolder(t, s, "files", testtar.Dir("files/"), testtar.File("files/a", "x"))
 			l.Annotations[mediatypes.AnnotationContentDigest] = "sha256:xyz"
 			return s, upNative(t, s, l)
 		}, want: ErrUnsafeContent},
@@ -445,19 +431,19 @@ func upHostileCases() []upCase {
 
 		// Palette archives that are not packs.
 		{name: "palette without pack.json", make: func(t *testing.T, e upEnv, s *memory.Store) (content.Fetcher, ocispec.Descriptor) {
-			return s, upPalette(t, s, upGz(t, upTar(t, upD("evil-1.0.0/"), upF("evil-1.0.0/values.yaml", "a: 1\n"))))
+			return s, upPalette(t, s, testtar.Gzip(t, testtar.Tar(t, testtar.Dir("evil-1.0.0/"), testtar.File("evil-1.0.0/values.yaml", "a: 1\n"))))
 		}, want: ErrNotPack},
 		{name: "palette with two top folders", make: func(t *testing.T, e upEnv, s *memory.Store) (content.Fetcher, ocispec.Descriptor) {
-			return s, upPalette(t, s, upGz(t, upTar(t, upF("a/pack.json", upPackJSON), upF("b/pack.json", upPackJSON))))
+			return s, upPalette(t, s, testtar.Gzip(t, testtar.Tar(t, testtar.File("a/pack.json", upPackJSON), testtar.File("b/pack.json", upPackJSON))))
 		}, want: ErrNotPack},
 		{name: "palette with pack.json a folder", make: func(t *testing.T, e upEnv, s *memory.Store) (content.Fetcher, ocispec.Descriptor) {
-			return s, upPalette(t, s, upGz(t, upTar(t, upD("pack.json/"), upF("pack.json/x", "x"))))
+			return s, upPalette(t, s, testtar.Gzip(t, testtar.Tar(t, testtar.Dir("pack.json/"), testtar.File("pack.json/x", "x"))))
 		}, want: ErrNotPack},
 		{name: "palette not a tar", make: func(t *testing.T, e upEnv, s *memory.Store) (content.Fetcher, ocispec.Descriptor) {
-			return s, upPalette(t, s, upGz(t, []byte(strings.Repeat("not a tar at all ", 100))))
+			return s, upPalette(t, s, testtar.Gzip(t, []byte(strings.Repeat("not a tar at all ", 100))))
 		}, want: ErrUnsafeContent},
 		{name: "palette broken gzip", make: func(t *testing.T, e upEnv, s *memory.Store) (content.Fetcher, ocispec.Descriptor) {
-			gz := upGz(t, upTar(t, upF("pack.json", upPackJSON)))
+			gz := testtar.Gzip(t, testtar.Tar(t, testtar.File("pack.json", upPackJSON)))
 			gz[len(gz)-5] ^= 0xff // the CRC
 			return s, upPalette(t, s, gz)
 		}, want: ErrUnsafeContent},
@@ -522,20 +508,20 @@ func TestUnpackHostile(t *testing.T) {
 // unpack.
 func TestUnpackHostileControls(t *testing.T) {
 	for name, make := range map[string]func(t *testing.T, e upEnv, s *memory.Store) (content.Fetcher, ocispec.Descriptor){
-		"palette": upPaletteCase(upL("ok", "values.yaml"), upD("dir/"), upH("dir/hard", "values.yaml"), upL("dir/up", "../values.yaml")),
-		"native":  upNativeCase(upD("files/"), upF("files/a", "x"), upL("files/up", "../pack.json")),
+		"palette": upPaletteCase(testtar.Symlink("ok", "values.yaml"), testtar.Dir("dir/"), testtar.HardLink("dir/hard", "values.yaml"), testtar.Symlink("dir/up", "../values.yaml")),
+		"native":  upNativeCase(testtar.Dir("files/"), testtar.File("files/a", "x"), testtar.Symlink("files/up", "../pack.json")),
 		"many entries": func(t *testing.T, e upEnv, s *memory.Store) (content.Fetcher, ocispec.Descriptor) {
-			var entries []upTE
+			var entries []testtar.Entry
 			for i := range 20 {
-				entries = append(entries, upF(fmt.Sprintf("f%02d", i), "x"))
+				entries = append(entries, testtar.File(fmt.Sprintf("f%02d", i), "x"))
 			}
 			return s, upPaletteEntries(t, s, entries...)
 		},
 		"top folder": func(t *testing.T, e upEnv, s *memory.Store) (content.Fetcher, ocispec.Descriptor) {
-			return s, upPalette(t, s, upGz(t, upTar(t, upD("evil-1.0.0/"), upF("evil-1.0.0/pack.json", upPackJSON), upD("evil-1.0.0/sub/"), upL("evil-1.0.0/up", "sub/../pack.json"))))
+			return s, upPalette(t, s, testtar.Gzip(t, testtar.Tar(t, testtar.Dir("evil-1.0.0/"), testtar.File("evil-1.0.0/pack.json", upPackJSON), testtar.Dir("evil-1.0.0/sub/"), testtar.Symlink("evil-1.0.0/up", "sub/../pack.json"))))
 		},
 		"plain tar with padding": func(t *testing.T, e upEnv, s *memory.Store) (content.Fetcher, ocispec.Descriptor) {
-			return s, upPalette(t, s, append(upTar(t, upF("pack.json", upPackJSON)), make([]byte, 512)...))
+			return s, upPalette(t, s, append(testtar.Tar(t, testtar.File("pack.json", upPackJSON)), make([]byte, 512)...))
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -726,7 +712,7 @@ func TestUnpackCancelled(t *testing.T) {
 	e := upNewEnv(t)
 	s := memory.New()
 	big := strings.Repeat("x", 8<<20)
-	desc := upPalette(t, s, upGz(t, upTar(t, upF("pack.json", upPackJSON), upF("a.bin", big), upF("b.bin", big))))
+	desc := upPalette(t, s, testtar.Gzip(t, testtar.Tar(t, testtar.File("pack.json", upPackJSON), testtar.File("a.bin", big), testtar.File("b.bin", big))))
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	if _, err := Unpack(ctx, s, desc, e.target, UnpackOptions{}); !errors.Is(err, context.Canceled) {
@@ -764,7 +750,7 @@ func TestUnpackTargetGainsFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := memory.New()
-	desc := upPalette(t, s, upGz(t, upTar(t, upF("pack.json", upPackJSON))))
+	desc := upPalette(t, s, testtar.Gzip(t, testtar.Tar(t, testtar.File("pack.json", upPackJSON))))
 	mine := filepath.Join(e.target, "mine.txt")
 	_, err := Unpack(t.Context(), intruder{s, mine}, desc, e.target, UnpackOptions{})
 	if !errors.Is(err, ErrTargetNotEmpty) {
