@@ -237,3 +237,27 @@ func TestResumedPull(t *testing.T) {
 		t.Errorf("the archive was asked for with ranges %q, want the whole, then its second half", ranges)
 	}
 }
+
+// TestHostileCopySource runs `pack copy` from a registry that cuts the
+// connection in the middle of the Palette archive and answers no range
+// request, to a distribution registry: the error names the source and
+// the archive, not the destination's upload, and the destination has no
+// trace of the version.
+func TestHostileCopySource(t *testing.T) {
+	t.Parallel()
+	env := newClientEnv(t)
+	src := hostileregistry.New(t)
+	archive := hostilePalette(t, src, testtar.File(hostileTop+"/big.yaml", strings.Repeat("key: value\n", 64<<10)))
+	src.Fault(hostileregistry.Fault{Method: "GET", Path: "/blobs/" + archive.Digest.String(), CloseAfter: archive.Size / 2})
+	dst := startRegistry(t, registryOptions{})
+	res := env.packyard(t, "pack", "copy", "evil:1.0.0", "--from", src.Host+"/team", "--to", dst.Host+"/mirror", "--plain-http")
+	want := "Error: reading blob " + archive.Digest.String() + " (" + hostileArchiveTitle + ") of " + src.Host +
+		"/team/spectro-packs/archive/evil:1.0.0: the content ends after "
+	if res.code != 1 || !strings.HasPrefix(res.stderr, want) || strings.Contains(res.stderr, dst.Host) || res.stdout != "" {
+		t.Errorf("exit status %d, stderr:\n%s\nwant it to start with:\n%s", res.code, res.stderr, want)
+	}
+	ls := env.packyard(t, "pack", "ls", "-r", dst.Host+"/mirror", "--plain-http", "-o", "json")
+	if ls.code != 0 || strings.Contains(ls.stdout, "evil") {
+		t.Errorf("the destination lists, after the failed copy (exit %d):\n%s%s", ls.code, ls.stdout, ls.stderr)
+	}
+}

@@ -234,6 +234,13 @@ func TestCopyCmd(t *testing.T) {
 		t.Errorf("pull of the copy: %v", err)
 	}
 
+	// A pack the source lacks: the advice looks at the source.
+	code, _, stderr = catalogRun(t, "pack", "copy", "nope", "--from", a.Host+"/team", "--to", b.Host+"/site", "--plain-http")
+	if code != 1 || !strings.Contains(stderr, "pack nope not found in "+a.Host+"/team/packs/nope") ||
+		!strings.Contains(stderr, "`packyard pack ls -r "+a.Host+"/team` lists the packs there") {
+		t.Errorf("copy of a missing pack: exit %d, stderr:\n%s", code, stderr)
+	}
+
 	code, _, stderr = catalogRun(t, "pack", "copy", "hello-manifests", "--to", b.Host, "--plain-http")
 	if code != 1 || !strings.Contains(stderr, "--from") {
 		t.Errorf("copy without --from: exit %d, stderr:\n%s", code, stderr)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -98,6 +99,10 @@ func runCopy(cmd *cobra.Command, opts copyOptions, arg string) error {
 	if err != nil {
 		if res != nil && len(res.Artifacts) > 0 {
 			_ = printCopy(cmd, dst, res)
+		}
+		var se *ociregistry.SourceError
+		if errors.As(err, &se) {
+			return remoteError(err, src)
 		}
 		return remoteError(err, dst)
 	}

@@ -169,7 +169,7 @@ func fetchExportEntry(ctx context.Context, loc Location, name string, f *Found) 
 	if f.Manifest.Size > packer.MaxManifestSize {
 		return nil, fmt.Errorf("%s: the manifest is %d bytes, more than %d: %w", f.reference(loc), f.Manifest.Size, packer.MaxManifestSize, packer.ErrTooLarge)
 	}
-	data, err := content.FetchAll(ctx, f.Repository, f.Manifest)
+	data, err := content.FetchAll(ctx, checkedFetcher{f.Repository}, f.Manifest)
 	if err != nil {
 		return nil, fmt.Errorf("fetching %s: %w", f.reference(loc), err)
 	}
@@ -189,11 +189,13 @@ func blobName(d digest.Digest) string {
 }
 
 // writeBlob streams a blob from the registry into the tar, verifying it.
+// As for a pull, the registry's answer is checked before its body is read,
+// and a download cut part-way is taken up again.
 func writeBlob(ctx context.Context, tw *tar.Writer, f *Found, desc ocispec.Descriptor) error {
 	if err := desc.Digest.Validate(); err != nil {
 		return fmt.Errorf("blob %q: %w", desc.Digest, errdef.ErrInvalidDigest)
 	}
-	rc, err := f.Repository.Blobs().Fetch(ctx, desc)
+	rc, err := checkedFetcher{f.Repository.Blobs()}.Fetch(ctx, desc)
 	if err != nil {
 		return fmt.Errorf("fetching blob %s: %w", desc.Digest, err)
 	}

@@ -206,13 +206,14 @@ func (l Location) PaletteRepository(name string) string { return l.repo(PaletteR
 // only on push (Harbor, ECR) have it.
 func (l Location) PaletteBaseRepository() string { return l.repo(PaletteRepoPrefix) }
 
-// Repository opens a repository of the registry at loc.
+// Repository opens a repository of the registry at loc. Fetches through
+// checkedFetcher have their answers checked against what they fetch.
 func (c *Client) Repository(loc Location, repository string) (*remote.Repository, error) {
 	repo, err := remote.NewRepository(loc.Registry + "/" + repository)
 	if err != nil {
 		return nil, fmt.Errorf("repository %s/%s: %w", loc.Registry, repository, err)
 	}
-	repo.Client = c.auth
+	repo.Client = checkingClient{c.auth}
 	repo.PlainHTTP = c.opts.PlainHTTP
 	repo.SkipReferrersGC = true
 	return repo, nil

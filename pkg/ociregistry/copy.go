@@ -2,8 +2,12 @@ package ociregistry
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/errdef"
 
 	"github.com/packyard/packyard/pkg/mediatypes"
@@ -40,7 +44,7 @@ func (c *Client) Copy(ctx context.Context, src Location, ref PackRef, dst Locati
 	}
 	found, err := c.findVersion(ctx, src, ref, opts.Encoding)
 	if err != nil {
-		return nil, err
+		return nil, &SourceError{Source: src.String(), Err: err}
 	}
 	res := &PushResult{Source: src.String() + "/" + ref.String(), Name: ref.Name, Version: ref.Version}
 	// Every tag is checked before any is pushed, so that a refused encoding
@@ -54,9 +58,9 @@ func (c *Client) Copy(ctx context.Context, src Location, ref PackRef, dst Locati
 	for _, f := range found {
 		tag := f.Tag
 		if tag == "" || f.Encoding == mediatypes.EncodingNative && res.Version == "" {
-			m, err := packer.FetchManifest(ctx, f.Repository, f.Manifest)
+			m, err := packer.FetchManifest(ctx, checkedFetcher{f.Repository}, f.Manifest)
 			if err != nil {
-				return res, fmt.Errorf("%s: %w", f.reference(src), err)
+				return res, &SourceError{Source: f.reference(src), Err: fmt.Errorf("%s: %w", f.reference(src), err)}
 			}
 			if tag == "" {
 				tag = tagFromManifest(ref.Name, f.Encoding, m)
@@ -83,12 +87,104 @@ func (c *Client) Copy(ctx context.Context, src Location, ref PackRef, dst Locati
 	}
 	items := make([]pushItem, len(checked))
 	for i, a := range checked {
-		items[i] = pushItem{src: resumingFetcher{a.f.Repository}, ca: a.ca, mountFrom: a.mountFrom}
+		items[i] = pushItem{src: sourceFetcher{src: a.f.Repository, where: a.f.reference(src)}, ca: a.ca, mountFrom: a.mountFrom}
 	}
 	pushed, err := dstClient.pushChecked(ctx, items, dst, PushOptions{Force: opts.Force})
 	res.Artifacts = append(res.Artifacts, pushed...)
+	var se *SourceError
+	if errors.As(err, &se) {
+		// The destination's request failed because its body did: the
+		// destination is not to blame, and its upload URL says nothing.
+		return res, se
+	}
 	if err != nil {
 		return res, err
 	}
 	return res, nil
 }
+
+// SourceError is a copy failing on its source's side: the version is not
+// found there, or a blob cannot be read from it while its bytes stream into
+// an upload to the destination (a connection cut that could not be taken
+// up again, content that does not match its descriptor). Nothing of the
+// version is published at the destination.
+type SourceError struct {
+	// Source is where the copy read from: REGISTRY[/BASE], or the
+	// artifact, REGISTRY/REPOSITORY:TAG.
+	Source string
+	// Blob, when set, is the blob whose reading failed.
+	Blob ocispec.Descriptor
+	Err  error
+}
+
+func (e *SourceError) Error() string {
+	if e.Blob.Digest == "" {
+		return e.Err.Error() // which names what it looked for
+	}
+	blob := e.Blob.Digest.String()
+	if title := e.Blob.Annotations[ocispec.AnnotationTitle]; title != "" {
+		blob += " (" + title + ")"
+	}
+	return fmt.Sprintf("reading blob %s of %s: %v", blob, e.Source, e.Err)
+}
+
+func (e *SourceError) Unwrap() error { return e.Err }
+
+// sourceFetcher reads a copy's blobs from its source. As for a pull, each
+// answer is checked against the descriptor before its body is read, and a
+// cut download is taken up again; the bytes are verified as they stream,
+// so that a source sending other bytes fails the upload before its last
+// bytes leave. A fetch or a read that fails is a *SourceError.
+type sourceFetcher struct {
+	src   content.Fetcher
+	where string
+}
+
+func (f sourceFetcher) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
+	rc, err := checkedFetcher{f.src}.Fetch(ctx, desc)
+	if err != nil {
+		return nil, &SourceError{Source: f.where, Blob: desc, Err: err}
+	}
+	return &sourceReader{rc: rc, vr: content.NewVerifyReader(rc, desc), desc: desc, where: f.where}, nil
+}
+
+// sourceReader is a blob of a copy's source being read.
+type sourceReader struct {
+	rc    io.ReadCloser
+	vr    *content.VerifyReader
+	desc  ocispec.Descriptor
+	where string
+	read  int64
+}
+
+func (r *sourceReader) Read(p []byte) (int, error) {
+	n, err := r.vr.Read(p)
+	r.read += int64(n)
+	switch {
+	case err == nil:
+		return n, nil
+	case errors.Is(err, io.EOF):
+		err = r.vr.Verify()
+		if err == nil {
+			return n, io.EOF
+		}
+	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+		return n, err // the copy was given up, not failed by the source
+	}
+	return n, &SourceError{Source: r.where, Blob: r.desc, Err: r.failure(err)}
+}
+
+// failure says what a read error of the source means.
+func (r *sourceReader) failure(err error) error {
+	switch {
+	case errors.Is(err, content.ErrMismatchedDigest):
+		return answerErrorf("the content does not match its digest")
+	case errors.Is(err, content.ErrTrailingData):
+		return answerErrorf("the content is longer than the %d bytes of its descriptor", r.desc.Size)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return answerErrorf("the content ends after %d of its %d bytes", r.read, r.desc.Size)
+	}
+	return err
+}
+
+func (r *sourceReader) Close() error { return r.rc.Close() }

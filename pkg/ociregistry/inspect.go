@@ -87,7 +87,7 @@ func (c *Client) Inspect(ctx context.Context, loc Location, ref PackRef) (*Inspe
 	}
 	ins := &Inspection{Name: ref.Name}
 	for _, f := range found {
-		m, err := packer.FetchManifest(ctx, f.Repository, f.Manifest)
+		m, err := packer.FetchManifest(ctx, checkedFetcher{f.Repository}, f.Manifest)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", f.reference(loc), err)
 		}
@@ -142,7 +142,7 @@ func fetchPackJSON(ctx context.Context, f *Found, config ocispec.Descriptor) (js
 	if config.Size > packer.MaxPackJSONSize {
 		return nil, fmt.Errorf("the pack.json config is %d bytes, more than %d: %w", config.Size, packer.MaxPackJSONSize, packer.ErrTooLarge)
 	}
-	data, err := content.FetchAll(ctx, f.Repository, config)
+	data, err := content.FetchAll(ctx, checkedFetcher{f.Repository.Blobs()}, config)
 	if err != nil {
 		return nil, fmt.Errorf("fetching the pack.json config %s: %w", config.Digest, err)
 	}

@@ -213,12 +213,7 @@ func (c *Client) Pull(ctx context.Context, loc Location, ref PackRef, dir string
 	if err != nil {
 		return nil, nil, err
 	}
-	repo, err := c.Repository(loc, f.RepositoryName)
-	if err != nil {
-		return nil, f, err
-	}
-	repo.Client = checkingClient{repo.Client}
-	var src content.Fetcher = checkedFetcher{repo}
+	var src content.Fetcher = checkedFetcher{f.Repository}
 	if opts.Progress != nil {
 		src = &countingFetcher{Fetcher: src, report: func(total, done int64) {
 			opts.Progress(ProgressEvent{Name: ref.Name, Version: f.Tag, Encoding: f.Encoding, Total: total, Done: done})
@@ -236,8 +231,9 @@ func (c *Client) Pull(ctx context.Context, loc Location, ref PackRef, dir string
 type expectedKey struct{}
 
 // checkedFetcher fetches from a repository whose client is a
-// checkingClient, telling it what each fetch expects. A download whose
-// connection fails part-way is taken up again (see resumingReader).
+// checkingClient (every Client.Repository), telling it what each fetch
+// expects. A download whose connection fails part-way is taken up again
+// (see resumingReader).
 type checkedFetcher struct {
 	content.Fetcher
 }
