@@ -32,7 +32,14 @@ Folders are linted first; a pack with lint errors is not pushed. Pushing a
 version the registry holds with the same content changes nothing; with
 other content it fails unless --force. Blobs the registry has are not sent
 again, and many packs push at once. The command exits 1 when any pack
-failed.`,
+failed.
+
+packyard remembers in its cache folder ($XDG_CACHE_HOME/packyard, or the
+system's user cache folder) what each push found: a folder whose files are
+as they were then (by their sizes, inodes and change times) is neither
+linted nor built again while the registry's tags hold what was found, and
+a Palette archive is not built again for content it was built from. Pass
+--no-cache to lint and build every folder.`,
 		Example: `  packyard pack push examples/hello-chart -r registry.example.com/team
   packyard pack push packs/* -r localhost:5000 --plain-http --format palette
   packyard pack push out/layout -r registry.example.com -o json`,
@@ -49,6 +56,7 @@ failed.`,
 	opts.Output.ApplyFlags(f)
 	f.StringVar(&opts.format, "format", "both", "encodings to push: native, palette or both")
 	f.BoolVarP(&opts.force, "force", "f", false, "replace a version the registry holds with other content")
+	f.BoolVar(&opts.NoCache, "no-cache", false, "lint and build every pack folder; do not read or write packyard's cache folder")
 	return cmd
 }
 

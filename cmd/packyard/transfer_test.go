@@ -560,3 +560,27 @@ func TestRegistryFromEnvironment(t *testing.T) {
 		t.Errorf("exit %d, stdout:\n%s%s", code, stdout, stderr)
 	}
 }
+
+// --no-cache neither reads nor writes packyard's cache folder.
+func TestPushNoCache(t *testing.T) {
+	isolate(t)
+	cache := t.TempDir()
+	t.Setenv("XDG_CACHE_HOME", cache)
+	reg := testregistry.New(t)
+	src := "../../testdata/packs/kubewatch-3.5.0"
+	for i, want := range []string{"pushed", "unchanged"} {
+		code, stdout, stderr := packyard(t, "pack", "push", src, "-r", reg.Host, "--plain-http", "--no-cache")
+		if code != 0 || !strings.HasPrefix(stdout, want+" kubewatch") {
+			t.Fatalf("push %d: exit %d, stdout:\n%s\nstderr:\n%s", i+1, code, stdout, stderr)
+		}
+	}
+	if entries, _ := os.ReadDir(cache); len(entries) != 0 {
+		t.Errorf("--no-cache wrote %s", entries[0].Name())
+	}
+	if code, _, stderr := packyard(t, "pack", "push", src, "-r", reg.Host, "--plain-http"); code != 0 {
+		t.Fatalf("push with the cache: exit %d, stderr:\n%s", code, stderr)
+	}
+	if entries, _ := filepath.Glob(filepath.Join(cache, "packyard", "archives", "sha256", "*")); len(entries) != 1 {
+		t.Errorf("the push with the cache remembered %d archives, want 1", len(entries))
+	}
+}

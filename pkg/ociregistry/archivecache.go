@@ -11,14 +11,26 @@ import (
 	"github.com/packyard/packyard/internal/fileread"
 )
 
-// archiveCache remembers, for each pack content a Palette archive was
-// built from (a packer.ArchiveKey), the manifest of that archive. A push of
-// content pushed before then learns that the registry holds its archive
-// without building the archive again: the registry's tag holds the
-// remembered manifest. The cache can only save work: an entry that is
-// missing, unreadable or names another manifest makes the push build the
-// archive, as it would without a cache.
-type archiveCache struct {
+// pushCache remembers what pushes learnt, to spare later pushes work. It
+// holds two kinds of entries:
+//   - for each pack content a Palette archive was built from (a
+//     packer.ArchiveKey), the manifest of that archive. A push of content
+//     pushed before then learns that the registry holds its archive without
+//     building the archive again: the registry's tag holds the remembered
+//     manifest.
+//   - for each state of a pack folder a push succeeded from (a
+//     packer.StateKey and the push's created time), the manifests of the
+//     pack's encodings and its count of lint warnings (a packState). A push
+//     of a folder whose files are as they were then needs neither lint nor
+//     build when the registry's tags hold those manifests.
+//
+// The cache can only save work: an entry that is missing, unreadable or
+// names another manifest than the registry holds makes the push go the
+// long way, as it would without a cache. Entries outlive packyard
+// versions: what an older packyard pushed stays unchanged for a newer one
+// while the content does, even where the newer one would build other
+// bytes from it.
+type pushCache struct {
 	// dir is the cache's folder; empty disables the cache.
 	dir string
 }
@@ -33,38 +45,92 @@ func defaultCacheDir() string {
 	return filepath.Join(d, "packyard")
 }
 
-func (c archiveCache) path(key digest.Digest) string {
+func (c pushCache) path(key digest.Digest) string { return c.entryPath("archives", key) }
+
+// entryPath is where the entry of a kind is kept for key, or "" when the
+// cache is off or the key is no digest.
+func (c pushCache) entryPath(kind string, key digest.Digest) string {
 	if c.dir == "" || key.Validate() != nil {
 		return ""
 	}
-	return filepath.Join(c.dir, "archives", key.Algorithm().String(), key.Encoded())
+	return filepath.Join(c.dir, kind, key.Algorithm().String(), key.Encoded())
 }
 
 // get returns the archive manifest remembered for key.
-func (c archiveCache) get(key digest.Digest) (ocispec.Descriptor, bool) {
-	p := c.path(key)
-	if p == "" {
+func (c pushCache) get(key digest.Digest) (ocispec.Descriptor, bool) {
+	var d ocispec.Descriptor
+	if !c.read(c.path(key), &d) || !validManifest(d) {
 		return ocispec.Descriptor{}, false
+	}
+	return manifestOnly(d), true
+}
+
+// validManifest says whether a remembered descriptor names an image
+// manifest by a valid digest and size.
+func validManifest(d ocispec.Descriptor) bool {
+	return d.Digest.Validate() == nil && d.Size > 0 && d.MediaType == ocispec.MediaTypeImageManifest
+}
+
+// manifestOnly is a manifest's descriptor without what a cache entry may
+// add to it.
+func manifestOnly(d ocispec.Descriptor) ocispec.Descriptor {
+	return ocispec.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size}
+}
+
+// read decodes the entry at p into v.
+func (c pushCache) read(p string, v any) bool {
+	if p == "" {
+		return false
 	}
 	data, err := fileread.Limited(p, 4096)
-	if err != nil {
-		return ocispec.Descriptor{}, false
-	}
-	var d ocispec.Descriptor
-	if json.Unmarshal(data, &d) != nil || d.Digest.Validate() != nil || d.Size <= 0 || d.MediaType != ocispec.MediaTypeImageManifest {
-		return ocispec.Descriptor{}, false
-	}
-	return ocispec.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size}, true
+	return err == nil && json.Unmarshal(data, v) == nil
 }
 
 // put remembers the archive manifest built for key. A cache that cannot be
 // written is no error: the next push builds the archive again.
-func (c archiveCache) put(key digest.Digest, desc ocispec.Descriptor) {
-	p := c.path(key)
+func (c pushCache) put(key digest.Digest, desc ocispec.Descriptor) {
+	c.write(c.path(key), manifestOnly(desc))
+}
+
+// packState is what a push found the artifacts of a pack folder to be,
+// remembered under the folder's state (see pushCache).
+type packState struct {
+	Native   *ocispec.Descriptor `json:"native,omitempty"`
+	Palette  *ocispec.Descriptor `json:"palette,omitempty"`
+	Warnings int                 `json:"warnings,omitempty"`
+}
+
+// getState returns the pack state remembered for key.
+func (c pushCache) getState(key digest.Digest) (packState, bool) {
+	var s packState
+	if !c.read(c.entryPath("packs", key), &s) || s.Native == nil && s.Palette == nil || s.Warnings < 0 {
+		return packState{}, false
+	}
+	for _, d := range []**ocispec.Descriptor{&s.Native, &s.Palette} {
+		if *d == nil {
+			continue
+		}
+		if !validManifest(**d) {
+			return packState{}, false
+		}
+		m := manifestOnly(**d)
+		*d = &m
+	}
+	return s, true
+}
+
+// putState remembers the pack state of a push that succeeded from the
+// folder state key.
+func (c pushCache) putState(key digest.Digest, s packState) {
+	c.write(c.entryPath("packs", key), s)
+}
+
+// write saves v as the entry at p.
+func (c pushCache) write(p string, v any) {
 	if p == "" {
 		return
 	}
-	data, err := json.Marshal(ocispec.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size})
+	data, err := json.Marshal(v)
 	if err != nil {
 		return
 	}

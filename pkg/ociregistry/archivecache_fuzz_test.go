@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -40,7 +41,7 @@ func FuzzArchiveCache(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, key string, entry []byte) {
 		dir := t.TempDir()
-		c := archiveCache{dir: filepath.Join(dir, "cache")}
+		c := pushCache{dir: filepath.Join(dir, "cache")}
 		k := digest.Digest(key)
 		p := c.path(k)
 		if p == "" {
@@ -89,6 +90,55 @@ func FuzzArchiveCache(f *testing.F) {
 		})
 		if err != nil {
 			t.Fatal(err)
+		}
+	})
+}
+
+// FuzzPackStateCache feeds the cache pack states it did not write: a state
+// is used only when every manifest it names is an image manifest by a
+// valid digest and size and its count of warnings is not negative, and
+// what is used is remembered again as it was read.
+func FuzzPackStateCache(f *testing.F) {
+	m := `{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"` + digest.FromString("m").String() + `","size":512}`
+	for _, s := range []string{
+		`{"native":` + m + `,"palette":` + m + `,"warnings":2}`,
+		`{"native":` + m + `}`, `{"palette":` + m + `}`, `{"warnings":3}`, `{"native":null}`, `{"native":` + m + `,"warnings":-1}`,
+		`{"native":{"mediaType":"application/vnd.oci.image.index.v1+json","digest":"sha256:00","size":1}}`,
+		`{"palette":` + m + `,"warnings":1e3}`, `{"native":` + m + `,"palette":{}}`, ``, `{`, `null`, `[]`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, entry []byte) {
+		c := pushCache{dir: t.TempDir()}
+		key := digest.FromBytes(entry)
+		p := c.entryPath("packs", key)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, entry, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s, ok := c.getState(key)
+		if !ok {
+			if s.Native != nil || s.Palette != nil || s.Warnings != 0 {
+				t.Errorf("an unused entry gives %+v", s)
+			}
+			return
+		}
+		if len(entry) > 4096 || !json.Valid(entry) {
+			t.Fatalf("entry %q used, but it is too large or not JSON", entry)
+		}
+		if s.Native == nil && s.Palette == nil || s.Warnings < 0 {
+			t.Errorf("entry %q gives %+v", entry, s)
+		}
+		for _, d := range []*ocispec.Descriptor{s.Native, s.Palette} {
+			if d != nil && (!validManifest(*d) || d.Annotations != nil || d.URLs != nil || d.Platform != nil || d.Data != nil || d.ArtifactType != "") {
+				t.Errorf("entry %q gives %+v", entry, d)
+			}
+		}
+		c.putState(key, s)
+		if again, ok := c.getState(key); !ok || !reflect.DeepEqual(again, s) {
+			t.Errorf("remembered %+v, read back %+v, %v", s, again, ok)
 		}
 	})
 }

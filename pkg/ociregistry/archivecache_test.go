@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/registry/remote/credentials"
@@ -41,6 +42,15 @@ func pushCounting(t *testing.T, c *Client, dir string, loc Location, opts PushOp
 		t.Fatal(err)
 	}
 	return r, archiveBuilds.Load() - before
+}
+
+// forgetStates empties the cache's pack states, so that a push of an
+// unchanged folder goes the long way.
+func forgetStates(t *testing.T, cacheDir string) {
+	t.Helper()
+	if err := os.RemoveAll(filepath.Join(cacheDir, "packs")); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestArchiveCacheSparesTheRebuild(t *testing.T) {
@@ -117,13 +127,115 @@ func TestArchiveCacheIgnoresBadEntries(t *testing.T) {
 		if err := os.WriteFile(entries[0], []byte(bad), 0o644); err != nil {
 			t.Fatal(err)
 		}
+		forgetStates(t, dir) // else the folder's state spares the build altogether
 		r, builds := pushCounting(t, c, src, loc, PushOptions{})
 		if builds != 1 || statuses(r)[mediatypes.EncodingPalette] != StatusUnchanged {
 			t.Errorf("entry %.20q: %d builds, %v", bad, builds, statuses(r))
 		}
 	}
 	// The last build wrote the entry back.
+	forgetStates(t, dir)
 	if _, builds := pushCounting(t, c, src, loc, PushOptions{}); builds != 0 {
 		t.Errorf("%d builds after the entry was rewritten", builds)
+	}
+}
+
+// A push of a folder whose files are as they were when a push of it
+// succeeded needs neither lint nor build while the registry's tags hold
+// what that push found; anything else goes the long way. Not parallel:
+// it counts the pushes of the whole package.
+func TestPackStateSparesLintAndBuild(t *testing.T) {
+	reg := testregistry.New(t, testregistry.WithDelete())
+	loc, _ := ParseLocation(reg.Host + "/team")
+	src := filepath.Join(t.TempDir(), "kubewatch")
+	testfs.CopyTree(t, "../../testdata/packs/kubewatch-3.5.0", src)
+	cacheDir := t.TempDir()
+	c := cachingClient(t, cacheDir)
+	// Files are trusted by their times only once these are two seconds
+	// old (packer.Pack.StateKey).
+	time.Sleep(2100 * time.Millisecond)
+
+	push := func(opts PushOptions) (*PushResult, int64, int64, error) {
+		t.Helper()
+		known, builds := knownPushes.Load(), archiveBuilds.Load()
+		r, err := c.PushDir(t.Context(), src, loc, opts)
+		return r, knownPushes.Load() - known, archiveBuilds.Load() - builds, err
+	}
+	first, known, _, err := push(PushOptions{})
+	if err != nil || known != 0 {
+		t.Fatalf("first push: %v, %d known", err, known)
+	}
+	if entries, _ := filepath.Glob(filepath.Join(cacheDir, "packs", "sha256", "*")); len(entries) != 1 {
+		t.Fatalf("%d pack states remembered, want 1", len(entries))
+	}
+
+	r, known, builds, err := push(PushOptions{})
+	if err != nil || known != 1 || builds != 0 {
+		t.Fatalf("unchanged push: %v, %d known, %d archive builds", err, known, builds)
+	}
+	if got := statuses(r); got[mediatypes.EncodingNative] != StatusUnchanged || got[mediatypes.EncodingPalette] != StatusUnchanged {
+		t.Errorf("unchanged push: %v", got)
+	}
+	for i, a := range r.Artifacts {
+		if a.Manifest.Digest != first.Artifacts[i].Manifest.Digest || a.Encoding != first.Artifacts[i].Encoding {
+			t.Errorf("unchanged push reports %s %s, the first push %s %s", a.Encoding, a.Manifest.Digest, first.Artifacts[i].Encoding, first.Artifacts[i].Manifest.Digest)
+		}
+	}
+	if r.Name != first.Name || r.Version != first.Version || r.Warnings != first.Warnings || r.Source != first.Source {
+		t.Errorf("unchanged push: %+v, the first push: %+v", r, first)
+	}
+
+	// Elsewhere in the registry, the pack is pushed.
+	other, _ := ParseLocation(reg.Host + "/other")
+	if r, err := c.PushDir(t.Context(), src, other, PushOptions{Format: packer.FormatPalette}); err != nil || statuses(r)[mediatypes.EncodingPalette] != StatusPushed {
+		t.Errorf("push to another base: %v", err)
+	}
+
+	// A tag that no longer holds the manifest: the push restores it.
+	native, err := c.Repository(loc, loc.NativeRepository("kubewatch"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := native.Delete(t.Context(), first.Artifacts[0].Manifest); err != nil {
+		t.Fatal(err)
+	}
+	r, known, _, err = push(PushOptions{})
+	if err != nil || known != 0 || statuses(r)[mediatypes.EncodingNative] != StatusPushed || statuses(r)[mediatypes.EncodingPalette] != StatusUnchanged {
+		t.Errorf("push after the native tag was deleted: %v, %d known, %v", err, known, statuses(r))
+	}
+
+	// An entry that does not parse is not used, and is written again.
+	entries, _ := filepath.Glob(filepath.Join(cacheDir, "packs", "sha256", "*"))
+	for _, bad := range []string{"", "{", `{"native":{"mediaType":"x","digest":"sha256:00","size":5}}`, `{"warnings":-1}`} {
+		if err := os.WriteFile(entries[0], []byte(bad), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if r, known, _, err = push(PushOptions{}); err != nil || known != 0 || statuses(r)[mediatypes.EncodingNative] != StatusUnchanged {
+			t.Errorf("entry %q: %v, %d known, %v", bad, err, known, statuses(r))
+		}
+	}
+	if _, known, _, err = push(PushOptions{}); err != nil || known != 1 {
+		t.Errorf("after the entry was written again: %v, %d known", err, known)
+	}
+
+	// Changed content, even of the same size and times, is built and
+	// compared: the version is taken.
+	values := filepath.Join(src, "values.yaml")
+	info, err := os.Stat(values)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(values)
+	data[len(data)-1] = '#'
+	if err := os.WriteFile(values, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(values, info.ModTime(), info.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2100 * time.Millisecond)
+	var exists *VersionExistsError
+	if _, known, _, err = push(PushOptions{}); !errors.As(err, &exists) || known != 0 {
+		t.Errorf("push of changed content: %v, %d known", err, known)
 	}
 }

@@ -76,10 +76,10 @@ type Options struct {
 // Client talks to OCI registries. It is safe for concurrent use; its
 // connections and tokens are reused across calls.
 type Client struct {
-	opts     Options
-	store    credentials.Store
-	auth     *auth.Client
-	archives archiveCache
+	opts  Options
+	store credentials.Store
+	auth  *auth.Client
+	cache pushCache
 }
 
 // New makes a Client.
@@ -110,7 +110,7 @@ func New(opts Options) (*Client, error) {
 	if opts.NoCache {
 		opts.CacheDir = ""
 	}
-	c := &Client{opts: opts, store: store, archives: archiveCache{dir: opts.CacheDir}, auth: &auth.Client{
+	c := &Client{opts: opts, store: store, cache: pushCache{dir: opts.CacheDir}, auth: &auth.Client{
 		Client:     &http.Client{Transport: retry.NewTransport(tr)},
 		Cache:      auth.NewCache(),
 		Credential: credentials.Credential(store),

@@ -122,13 +122,27 @@ func (r *PushResult) Error() string {
 
 // PushDir lints the pack folder, builds it and pushes it to loc. Nothing is
 // written to disk but generated blobs too large to keep in memory; the
-// pack's files are read from the folder again as they are uploaded. The
+// pack's files are read from the folder again as they are uploaded. Work
+// is spared where the cache knows its outcome (see pushCache): a folder
+// whose files are as they were when a push of it succeeded is neither
+// linted nor built when the registry still holds what that push found; the
 // Palette archive is not built when the registry holds the one built before
-// from the same content (see archiveCache).
+// from the same content.
 func (c *Client) PushDir(ctx context.Context, dir string, loc Location, opts PushOptions) (*PushResult, error) {
 	p, err := packer.Load(ctx, dir)
 	if err != nil {
 		return nil, err
+	}
+	// The tags looked up on the way are not looked up again.
+	var tags lookedUp
+	stateKey, stable := pushStateKey(p, opts)
+	if stable {
+		if known, ok := c.cache.getState(stateKey); ok {
+			var res *PushResult
+			if res, tags, err = c.pushKnown(ctx, dir, p, known, loc, opts); res != nil || err != nil {
+				return res, err
+			}
+		}
 	}
 	report, err := p.Lint(ctx, packer.LintOptions{})
 	if err != nil {
@@ -139,11 +153,13 @@ func (c *Client) PushDir(ctx context.Context, dir string, loc Location, opts Pus
 	}
 	// The Palette archive's tag is looked at first: only when it holds a
 	// manifest can the archive be unchanged, and be left unbuilt.
-	var archiveTag *tagState
 	format := packer.FormatNative
+	archiveTag := tags.palette
 	if opts.Format.Palette() {
-		if archiveTag, err = c.lookupTag(ctx, mediatypes.EncodingPalette, p.Meta.Name, p.Tag(), loc); err != nil {
-			return nil, err
+		if archiveTag == nil {
+			if archiveTag, err = c.lookupTag(ctx, mediatypes.EncodingPalette, p.Meta.Name, p.Tag(), loc); err != nil {
+				return nil, err
+			}
 		}
 		if !archiveTag.found {
 			format = packer.FormatBoth
@@ -162,7 +178,12 @@ func (c *Client) PushDir(ctx context.Context, dir string, loc Location, opts Pus
 	// publishes no part of the pack.
 	var checked []*checkedArtifact
 	if opts.Format.Native() {
-		ca, err := c.checkArtifact(ctx, built.Native.Manifest, mediatypes.EncodingNative, built.Name, built.Tag, loc, opts)
+		var ca *checkedArtifact
+		if tags.native != nil {
+			ca, err = tags.native.check(built.Native.Manifest, opts)
+		} else {
+			ca, err = c.checkArtifact(ctx, built.Native.Manifest, mediatypes.EncodingNative, built.Name, built.Tag, loc, opts)
+		}
 		if err != nil {
 			return res, err
 		}
@@ -189,7 +210,87 @@ func (c *Client) PushDir(ctx context.Context, dir string, loc Location, opts Pus
 	if err != nil {
 		return res, err
 	}
+	if stable {
+		known := packState{Native: &built.Native.Manifest, Warnings: res.Warnings}
+		for _, ca := range checked {
+			if ca.pa.Encoding == mediatypes.EncodingPalette {
+				known.Palette = &ca.pa.Manifest
+			}
+		}
+		c.cache.putState(stateKey, known)
+	}
 	return res, nil
+}
+
+// pushStateKey is the cache key of the state of a pack folder's files for
+// a push (see packer.Pack.StateKey), or false when there is none to trust.
+func pushStateKey(p *packer.Pack, opts PushOptions) (digest.Digest, bool) {
+	key, ok := p.StateKey()
+	if !ok {
+		return "", false
+	}
+	return digest.FromString("packyard push\x00" + key.String() + "\x00" + opts.Created.UTC().Format(time.RFC3339Nano)), true
+}
+
+// knownPushes counts the pushes PushDir finished from the cache's pack
+// state, without lint or build, for tests.
+var knownPushes atomic.Int64
+
+// lookedUp holds the tags of a pack's encodings that a push looked up.
+type lookedUp struct{ native, palette *tagState }
+
+// pushKnown finishes the push of a pack folder whose artifacts the cache
+// knows from an earlier push of the same state of its files, when the
+// registry's tags still hold them: every encoding is unchanged, and the
+// Palette archive's base manifest is checked as after any push. When the
+// cache does not know an encoding, or a tag holds anything else, it
+// returns no result, and the tags it looked up, for the push to go the
+// long way.
+func (c *Client) pushKnown(ctx context.Context, dir string, p *packer.Pack, known packState, loc Location, opts PushOptions) (*PushResult, lookedUp, error) {
+	var tags lookedUp
+	var native, palette *checkedArtifact
+	for _, e := range []struct {
+		encoding string
+		want     *ocispec.Descriptor
+		selected bool
+		tag      **tagState
+		ca       **checkedArtifact
+	}{
+		{mediatypes.EncodingPalette, known.Palette, opts.Format.Palette(), &tags.palette, &palette},
+		{mediatypes.EncodingNative, known.Native, opts.Format.Native(), &tags.native, &native},
+	} {
+		if !e.selected {
+			continue
+		}
+		if e.want == nil {
+			return nil, tags, nil
+		}
+		t, err := c.lookupTag(ctx, e.encoding, p.Meta.Name, p.Tag(), loc)
+		if err != nil {
+			return nil, tags, err
+		}
+		*e.tag = t
+		if !t.found || t.existing.Digest != e.want.Digest || t.existing.Size != e.want.Size {
+			return nil, tags, nil
+		}
+		ca, err := t.check(t.existing, opts)
+		if err != nil {
+			return nil, tags, err
+		}
+		ca.remote = true
+		*e.ca = ca
+	}
+	var items []pushItem
+	for _, ca := range []*checkedArtifact{native, palette} {
+		if ca != nil {
+			items = append(items, pushItem{src: ca.src(nil), ca: ca})
+		}
+	}
+	knownPushes.Add(1)
+	res := &PushResult{Source: dir, Name: p.Meta.Name, Version: p.Meta.Version, Warnings: known.Warnings}
+	pushed, err := c.pushChecked(ctx, items, loc, opts)
+	res.Artifacts = append(res.Artifacts, pushed...)
+	return res, tags, err
 }
 
 // archiveBuilds counts the Palette archives PushDir built after finding
@@ -204,7 +305,7 @@ var archiveBuilds atomic.Int64
 func (c *Client) archiveManifest(ctx context.Context, p *packer.Pack, st *stage, built *packer.BuildResult, tag *tagState, opts PushOptions) (ocispec.Descriptor, bool, error) {
 	key := p.ArchiveKey(built.Native.Manifest.Digest, opts.Created)
 	if built.Palette == nil {
-		if desc, ok := c.archives.get(key); ok && tag.found && desc.Digest == tag.existing.Digest && desc.Size == tag.existing.Size {
+		if desc, ok := c.cache.get(key); ok && tag.found && desc.Digest == tag.existing.Digest && desc.Size == tag.existing.Size {
 			return tag.existing, false, nil
 		}
 		archiveBuilds.Add(1)
@@ -214,7 +315,7 @@ func (c *Client) archiveManifest(ctx context.Context, p *packer.Pack, st *stage,
 		}
 		built.Palette = a
 	}
-	c.archives.put(key, built.Palette.Manifest)
+	c.cache.put(key, built.Palette.Manifest)
 	return built.Palette.Manifest, true, nil
 }
 

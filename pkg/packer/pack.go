@@ -25,6 +25,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Files every pack may hold at its top, by name.
@@ -147,6 +148,10 @@ type Pack struct {
 	index     map[string]int
 	json      *jsonIndex
 	loadFinds []Finding
+	// states are the file system's states of Files, in the same order,
+	// and loaded is when the inventory began (see StateKey).
+	states []fileState
+	loaded time.Time
 }
 
 // File returns the inventory entry at the slash-separated relative path.
@@ -227,6 +232,7 @@ func load(ctx context.Context, dir string) (*Pack, error) {
 
 func (p *Pack) inventory(ctx context.Context) error {
 	p.index = map[string]int{}
+	p.loaded = time.Now()
 	// A pack folder given as a link (pack-central's "latest") is walked
 	// through the link; WalkDir does not follow a link at its root.
 	root, err := filepath.EvalSymlinks(p.Dir)
@@ -267,6 +273,7 @@ func (p *Pack) inventory(ctx context.Context) error {
 		}
 		p.index[f.Path] = len(p.Files)
 		p.Files = append(p.Files, f)
+		p.states = append(p.states, stateOf(info))
 		return nil
 	})
 }

@@ -24,6 +24,9 @@ type Remote struct {
 	PlainHTTP bool
 	Insecure  bool
 	CAFile    string
+	// NoCache keeps the client from reading or writing packyard's cache
+	// folder; commands that use the cache set it from a flag of their own.
+	NoCache bool
 }
 
 // ApplyFlags adds the registry flags.
@@ -42,7 +45,7 @@ func (r *Remote) ApplyConnectionFlags(fs *pflag.FlagSet) {
 
 // Client makes the registry client the flags describe.
 func (r *Remote) Client() (*ociregistry.Client, error) {
-	return ociregistry.New(ociregistry.Options{PlainHTTP: r.PlainHTTP, Insecure: r.Insecure, CAFile: r.CAFile})
+	return ociregistry.New(ociregistry.Options{PlainHTTP: r.PlainHTTP, Insecure: r.Insecure, CAFile: r.CAFile, NoCache: r.NoCache})
 }
 
 // Connect is Client and Location together, what every command that talks

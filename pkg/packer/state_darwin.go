@@ -1,0 +1,21 @@
+//go:build darwin
+
+package packer
+
+import (
+	"io/fs"
+	"syscall"
+	"time"
+)
+
+func stateOf(info fs.FileInfo) fileState {
+	st, ok := info.Sys().(*syscall.Stat_t)
+	if !ok {
+		return fileState{}
+	}
+	return fileState{
+		dev: uint64(st.Dev), ino: st.Ino,
+		mtime: time.Unix(st.Mtimespec.Unix()), ctime: time.Unix(st.Ctimespec.Unix()),
+		known: true,
+	}
+}
