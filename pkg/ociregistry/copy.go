@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/errdef"
@@ -87,7 +88,7 @@ func (c *Client) Copy(ctx context.Context, src Location, ref PackRef, dst Locati
 	}
 	items := make([]pushItem, len(checked))
 	for i, a := range checked {
-		items[i] = pushItem{src: sourceFetcher{src: a.f.Repository, where: a.f.reference(src)}, ca: a.ca, mountFrom: a.mountFrom}
+		items[i] = pushItem{src: sourceFetcher{src: a.f.Repository, where: a.f.reference(src)}, ca: a.ca, mountFrom: a.mountFrom, baseFromDestination: true}
 	}
 	pushed, err := dstClient.pushChecked(ctx, items, dst, PushOptions{Force: opts.Force})
 	res.Artifacts = append(res.Artifacts, pushed...)
@@ -133,58 +134,73 @@ func (e *SourceError) Unwrap() error { return e.Err }
 // sourceFetcher reads a copy's blobs from its source. As for a pull, each
 // answer is checked against the descriptor before its body is read, and a
 // cut download is taken up again; the bytes are verified as they stream,
-// so that a source sending other bytes fails the upload before its last
-// bytes leave. A fetch or a read that fails is a *SourceError.
+// so that a source sending other bytes is reported as the source's fault
+// (the destination refuses them too: the upload names their digest). A
+// fetch or a read that fails is a *SourceError.
 type sourceFetcher struct {
 	src   content.Fetcher
 	where string
 }
 
 func (f sourceFetcher) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
+	if err := desc.Digest.Validate(); err != nil {
+		return nil, &SourceError{Source: f.where, Blob: desc, Err: answerErrorf("the descriptor's digest %q is not valid: %v", desc.Digest, err)}
+	}
 	rc, err := checkedFetcher{f.src}.Fetch(ctx, desc)
 	if err != nil {
 		return nil, &SourceError{Source: f.where, Blob: desc, Err: err}
 	}
-	return &sourceReader{rc: rc, vr: content.NewVerifyReader(rc, desc), desc: desc, where: f.where}, nil
+	return &sourceReader{rc: rc, desc: desc, where: f.where, verifier: desc.Digest.Verifier()}, nil
 }
 
-// sourceReader is a blob of a copy's source being read.
+// sourceReader is a blob of a copy's source being read, and verified: its
+// end must come after exactly the descriptor's size, and the bytes must
+// have its digest.
 type sourceReader struct {
-	rc    io.ReadCloser
-	vr    *content.VerifyReader
-	desc  ocispec.Descriptor
-	where string
-	read  int64
+	rc       io.ReadCloser
+	desc     ocispec.Descriptor
+	where    string
+	verifier digest.Verifier
+	read     int64
+	done     bool
 }
 
 func (r *sourceReader) Read(p []byte) (int, error) {
-	n, err := r.vr.Read(p)
+	if r.done {
+		return 0, io.EOF
+	}
+	// Up to one byte past the blob is asked for: a source that has more
+	// is caught.
+	if rest := r.desc.Size - r.read; int64(len(p)) > rest+1 {
+		p = p[:rest+1]
+	}
+	n, err := r.rc.Read(p)
+	if over := r.read + int64(n) - r.desc.Size; over > 0 {
+		n -= int(over)
+		r.read += int64(n)
+		_, _ = r.verifier.Write(p[:n])
+		return n, r.fail(answerErrorf("the content is longer than the %d bytes of its descriptor", r.desc.Size))
+	}
 	r.read += int64(n)
+	_, _ = r.verifier.Write(p[:n])
 	switch {
 	case err == nil:
 		return n, nil
+	case errors.Is(err, io.EOF) && r.read < r.desc.Size, errors.Is(err, io.ErrUnexpectedEOF):
+		return n, r.fail(answerErrorf("the content ends after %d of its %d bytes", r.read, r.desc.Size))
+	case errors.Is(err, io.EOF) && !r.verifier.Verified():
+		return n, r.fail(answerErrorf("the content does not match its digest"))
 	case errors.Is(err, io.EOF):
-		err = r.vr.Verify()
-		if err == nil {
-			return n, io.EOF
-		}
+		r.done = true
+		return n, io.EOF
 	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
 		return n, err // the copy was given up, not failed by the source
 	}
-	return n, &SourceError{Source: r.where, Blob: r.desc, Err: r.failure(err)}
+	return n, r.fail(err)
 }
 
-// failure says what a read error of the source means.
-func (r *sourceReader) failure(err error) error {
-	switch {
-	case errors.Is(err, content.ErrMismatchedDigest):
-		return answerErrorf("the content does not match its digest")
-	case errors.Is(err, content.ErrTrailingData):
-		return answerErrorf("the content is longer than the %d bytes of its descriptor", r.desc.Size)
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return answerErrorf("the content ends after %d of its %d bytes", r.read, r.desc.Size)
-	}
-	return err
+func (r *sourceReader) fail(err error) error {
+	return &SourceError{Source: r.where, Blob: r.desc, Err: err}
 }
 
 func (r *sourceReader) Close() error { return r.rc.Close() }

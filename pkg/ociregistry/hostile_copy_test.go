@@ -3,6 +3,7 @@ package ociregistry_test
 import (
 	"errors"
 	"io"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -159,4 +160,69 @@ func TestInspectExportCheckAnswers(t *testing.T) {
 			t.Errorf("the layer was fetched as %+v, want twice, the second time its rest", gets)
 		}
 	})
+}
+
+// A destination that fails an upload is the destination's fault, not the
+// source's, however the bytes were flowing.
+func TestCopyDestinationFails(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		fail func(w http.ResponseWriter, r *http.Request)
+	}{
+		{"upload denied", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusForbidden)
+			_, _ = w.Write([]byte(`{"errors":[{"code":"DENIED","message":"no uploads here"}]}`))
+		}},
+		{"connection closed in the middle of the upload", func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.CopyN(io.Discard, r.Body, 1000)
+			conn, _, err := http.NewResponseController(w).Hijack()
+			if err == nil {
+				_ = conn.Close()
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			reg, big := bigNative(t)
+			dst := testregistry.New(t)
+			host, _ := interceptingProxy(t, dst.Handler(), func(w http.ResponseWriter, r *http.Request) bool {
+				if r.Method != http.MethodPut || !strings.Contains(r.URL.Path, "/blobs/uploads/") || r.URL.Query().Get("digest") != big.Digest.String() {
+					return false
+				}
+				tc.fail(w, r)
+				return true
+			})
+			c := newClient(t)
+			_, err := c.Copy(t.Context(), hostileLoc(reg), ociregistry.PackRef{Name: hostileName, Version: hostileVersion}, mustLocation(t, host+"/mirror"), c, ociregistry.CopyOptions{})
+			var se *ociregistry.SourceError
+			if err == nil || errors.As(err, &se) || !strings.Contains(err.Error(), host) {
+				t.Errorf("copy to a failing destination: %v; want the destination's error", err)
+			}
+		})
+	}
+}
+
+// The Palette base manifest of a copy is read from the destination, where
+// the copy has just put the artifact: the source is not read again once the
+// tag is pushed.
+func TestCopyBaseFromDestination(t *testing.T) {
+	reg := hostileregistry.New(t)
+	p := putPalette(t, reg)
+	dst := testregistry.New(t)
+	c := newClient(t)
+	ref := ociregistry.PackRef{Name: hostileName, Version: hostileVersion}
+	dstLoc := mustLocation(t, dst.Host+"/mirror")
+	if _, err := c.Copy(t.Context(), hostileLoc(reg), ref, dstLoc, c, ociregistry.CopyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := reg.Count("GET", "/manifests/"+p.manifest.Digest.String()); n != 1 {
+		t.Errorf("the source's manifest was fetched %d times, want once", n)
+	}
+	base, err := c.Repository(dstLoc, dstLoc.PaletteBaseRepository())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := base.Exists(t.Context(), p.manifest); err != nil || !ok {
+		t.Errorf("the base manifest is not at the destination: %v, %v", ok, err)
+	}
 }

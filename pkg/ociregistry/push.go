@@ -210,7 +210,10 @@ func (c *Client) PushDir(ctx context.Context, dir string, loc Location, opts Pus
 	if err != nil {
 		return res, err
 	}
-	if stable {
+	// The folder's state is remembered only if it still is the one loaded:
+	// Dir, a link, may have been moved to another folder while the pack was
+	// read.
+	if again, ok := pushStateKey(p, opts); stable && ok && again == stateKey {
 		known := packState{Native: &built.Native.Manifest, Warnings: res.Warnings}
 		for _, ca := range checked {
 			if ca.pa.Encoding == mediatypes.EncodingPalette {
@@ -519,6 +522,11 @@ type pushItem struct {
 	src       content.Fetcher
 	ca        *checkedArtifact
 	mountFrom string
+	// baseFromDestination has the Palette base manifest read from the
+	// artifact's repository at the destination, once pushed there, rather
+	// than from src: a copy's source is not read again after the tags
+	// changed.
+	baseFromDestination bool
 }
 
 // pushChecked pushes the encodings of a pack that checkArtifact has
@@ -551,7 +559,11 @@ func (c *Client) pushChecked(ctx context.Context, items []pushItem, loc Location
 		if pa.Encoding == mediatypes.EncodingPalette {
 			// The base manifest may be missing where the tag was there
 			// already: deleted, or the version was pushed by another tool.
-			if err := c.pushPaletteBase(ctx, it.src, pa.Manifest, pa.Repository, loc, pa.Status != StatusPushed); err != nil {
+			src := it.src
+			if it.baseFromDestination {
+				src = it.ca.repo
+			}
+			if err := c.pushPaletteBase(ctx, src, pa.Manifest, pa.Repository, loc, pa.Status != StatusPushed); err != nil {
 				return out, err
 			}
 		}
