@@ -37,9 +37,10 @@ failed.
 packyard remembers in its cache folder ($XDG_CACHE_HOME/packyard, or the
 system's user cache folder) what each push found: a folder whose files are
 as they were then (by their sizes, inodes and change times) is neither
-linted nor built again while the registry's tags hold what was found, and
-a Palette archive is not built again for content it was built from. Pass
---no-cache to lint and build every folder.`,
+linted nor built again while the registry's tags hold what was found
+(except on network and FUSE file systems), and a Palette archive is not
+built again for content it was built from. Pass --no-cache to lint and
+build every folder.`,
 		Example: `  packyard pack push examples/hello-chart -r registry.example.com/team
   packyard pack push packs/* -r localhost:5000 --plain-http --format palette
   packyard pack push out/layout -r registry.example.com -o json`,

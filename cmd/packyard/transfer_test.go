@@ -1,8 +1,6 @@
 package main
 
 import (
-	"github.com/packyard/packyard/internal/testfs"
-
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
@@ -13,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2"
@@ -20,6 +19,7 @@ import (
 	"oras.land/oras-go/v2/registry/remote"
 
 	"github.com/packyard/packyard/cmd/packyard/option"
+	"github.com/packyard/packyard/internal/testfs"
 	"github.com/packyard/packyard/internal/testregistry"
 	"github.com/packyard/packyard/pkg/mediatypes"
 	"github.com/packyard/packyard/pkg/ociregistry"
@@ -561,26 +561,64 @@ func TestRegistryFromEnvironment(t *testing.T) {
 	}
 }
 
-// --no-cache neither reads nor writes packyard's cache folder.
+// --no-cache neither reads nor writes packyard's cache folder. To tell
+// whether a push read the cache, the cache is made to lie: it says that
+// folder a's artifacts are those of folder b, another content of the same
+// version, which a registry base holds.
 func TestPushNoCache(t *testing.T) {
 	isolate(t)
 	cache := t.TempDir()
 	t.Setenv("XDG_CACHE_HOME", cache)
 	reg := testregistry.New(t)
-	src := "../../testdata/packs/kubewatch-3.5.0"
+	a, b := filepath.Join(t.TempDir(), "a"), filepath.Join(t.TempDir(), "b")
+	testfs.CopyTree(t, "../../testdata/packs/kubewatch-3.5.0", a)
+	testfs.CopyTree(t, "../../testdata/packs/kubewatch-3.5.0", b)
+	f, err := os.OpenFile(filepath.Join(b, "values.yaml"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = f.WriteString("# b\n")
+	_ = f.Close()
+	// Files are known by their times only once these are two seconds old.
+	time.Sleep(2100 * time.Millisecond)
+
+	push := func(dir, base string, args ...string) (int, pushSummary) {
+		t.Helper()
+		code, stdout, stderr := packyard(t, append([]string{"pack", "push", dir, "-r", reg.Host + "/" + base, "--plain-http", "-o", "json"}, args...)...)
+		var sum pushSummary
+		if err := json.Unmarshal([]byte(stdout), &sum); err != nil {
+			t.Fatalf("push %s: exit %d, stdout:\n%s\nstderr:\n%s", dir, code, stdout, stderr)
+		}
+		return code, sum
+	}
 	for i, want := range []string{"pushed", "unchanged"} {
-		code, stdout, stderr := packyard(t, "pack", "push", src, "-r", reg.Host, "--plain-http", "--no-cache")
-		if code != 0 || !strings.HasPrefix(stdout, want+" kubewatch") {
-			t.Fatalf("push %d: exit %d, stdout:\n%s\nstderr:\n%s", i+1, code, stdout, stderr)
+		if code, sum := push(b, "b", "--no-cache"); code != 0 || sum.Packs[0].Status != want {
+			t.Fatalf("push %d of b: exit %d, %+v", i+1, code, sum.Packs[0])
 		}
 	}
 	if entries, _ := os.ReadDir(cache); len(entries) != 0 {
-		t.Errorf("--no-cache wrote %s", entries[0].Name())
+		t.Fatalf("--no-cache wrote %s", entries[0].Name())
 	}
-	if code, _, stderr := packyard(t, "pack", "push", src, "-r", reg.Host, "--plain-http"); code != 0 {
-		t.Fatalf("push with the cache: exit %d, stderr:\n%s", code, stderr)
+	_, sumB := push(b, "b", "--no-cache")
+	if code, _ := push(a, "a"); code != 0 {
+		t.Fatalf("push of a with the cache: exit %d", code)
 	}
-	if entries, _ := filepath.Glob(filepath.Join(cache, "packyard", "archives", "sha256", "*")); len(entries) != 1 {
-		t.Errorf("the push with the cache remembered %d archives, want 1", len(entries))
+	entries, _ := filepath.Glob(filepath.Join(cache, "packyard", "packs", "sha256", "*"))
+	if len(entries) != 1 {
+		t.Fatalf("the push with the cache remembered %d pack states, want 1", len(entries))
+	}
+	lie := map[string]ocispec.Descriptor{}
+	for _, art := range sumB.Packs[0].Artifacts {
+		lie[art.Encoding] = art.Manifest
+	}
+	data, _ := json.Marshal(lie)
+	if err := os.WriteFile(entries[0], data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, sum := push(a, "b"); code != 0 || sum.Packs[0].Status != "unchanged" {
+		t.Errorf("push of a where b is, with the lying cache: exit %d, %+v; want unchanged (the cache read)", code, sum.Packs[0])
+	}
+	if code, sum := push(a, "b", "--no-cache"); code != 1 || !strings.Contains(sum.Packs[0].Error, "already holds") {
+		t.Errorf("push of a where b is, --no-cache: exit %d, %+v; want the version refused", code, sum.Packs[0])
 	}
 }

@@ -148,10 +148,14 @@ type Pack struct {
 	index     map[string]int
 	json      *jsonIndex
 	loadFinds []Finding
-	// states are the file system's states of Files, in the same order,
-	// and loaded is when the inventory began (see StateKey).
-	states []fileState
-	loaded time.Time
+	// states are the file system's states of Files, in the same order;
+	// loaded is when the inventory began, root the folder it walked (Dir,
+	// links resolved), and trusted whether root's file system keeps true
+	// change times (see StateKey).
+	states  []fileState
+	loaded  time.Time
+	root    string
+	trusted bool
 }
 
 // File returns the inventory entry at the slash-separated relative path.
@@ -239,6 +243,7 @@ func (p *Pack) inventory(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	p.root, p.trusted = root, trustedTimes(root)
 	return filepath.WalkDir(root, func(full string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err

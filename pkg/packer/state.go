@@ -2,6 +2,7 @@ package packer
 
 import (
 	"fmt"
+	"path/filepath"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -28,15 +29,20 @@ var stateSettle = 2 * time.Second
 // file, any file added, removed, renamed or linked elsewhere changes the
 // key: the change time of a file is set by the system at every change and
 // cannot be set back. ok is false where the key cannot be trusted: on a
-// system whose file information has no inode or change time, or when a
-// file changed less than two seconds before the pack was loaded (or after,
-// by the clock).
+// system whose file information has no inode or change time; on network
+// and FUSE file systems, whose change times may be cached or made up; when
+// a file changed less than two seconds before the pack was loaded (or
+// after, by the clock); or when Dir, a link, now leads to another folder
+// than the one loaded.
 //
 // Build output is a function of the files' content, which StateKey does
 // not read: a caller may remember what it built from a folder under its
 // state key, and use it again while the key stays the same.
 func (p *Pack) StateKey() (key digest.Digest, ok bool) {
-	if len(p.states) != len(p.Files) {
+	if len(p.states) != len(p.Files) || !p.trusted {
+		return "", false
+	}
+	if root, err := filepath.EvalSymlinks(p.Dir); err != nil || root != p.root {
 		return "", false
 	}
 	settled := p.loaded.Add(-stateSettle)

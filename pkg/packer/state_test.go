@@ -100,3 +100,36 @@ func mustDo(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// A pack loaded through a link gives no key once the link leads elsewhere:
+// what was read may be the other folder's.
+func TestStateKeyLinkMoved(t *testing.T) {
+	settleFor(t, 100*time.Millisecond)
+	base := t.TempDir()
+	for _, v := range []string{"1", "2"} {
+		btWriteSynth(t, filepath.Join(base, v), "synth", "1.2."+v)
+	}
+	latest := filepath.Join(base, "latest")
+	mustDo(t, os.Symlink("1", latest))
+	time.Sleep(150 * time.Millisecond)
+	p := btLoad(t, latest)
+	if _, ok := p.StateKey(); !ok {
+		t.Fatal("no state key through the link")
+	}
+	mustDo(t, os.Remove(latest))
+	mustDo(t, os.Symlink("2", latest))
+	if key, ok := p.StateKey(); ok {
+		t.Errorf("state key %s after the link moved", key)
+	}
+}
+
+// A folder whose file system cannot be asked is not trusted; the local
+// file system of the tests' temporary folders is.
+func TestTrustedTimes(t *testing.T) {
+	if trustedTimes(filepath.Join(t.TempDir(), "missing")) {
+		t.Error("a missing folder's times are trusted")
+	}
+	if !trustedTimes(t.TempDir()) {
+		t.Error("the temporary folder's times are not trusted")
+	}
+}
