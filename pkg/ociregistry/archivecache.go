@@ -4,6 +4,10 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -30,10 +34,25 @@ import (
 // versions: what an older packyard pushed stays unchanged for a newer one
 // while the content does, even where the newer one would build other
 // bytes from it.
+//
+// As Go's build cache does, the cache keeps what is used: an entry read
+// has its modification time brought up to date (at most once an hour), and
+// entries not used for 30 days are removed, at most once a day, when a
+// client first writes to the cache.
 type pushCache struct {
 	// dir is the cache's folder; empty disables the cache.
 	dir string
+	// trimmed, when set, runs the client's one trim.
+	trimmed *sync.Once
 }
+
+// How long the cache keeps an entry no push used, how often it looks for
+// such entries, and how stale the time of an entry in use may get.
+const (
+	cacheTrimAge   = 30 * 24 * time.Hour
+	cacheTrimEvery = 24 * time.Hour
+	cacheTouchAge  = time.Hour
+)
 
 // defaultCacheDir is packyard's folder in the user's cache folder, or ""
 // where there is none.
@@ -83,7 +102,14 @@ func (c pushCache) read(p string, v any) bool {
 		return false
 	}
 	data, err := fileread.Limited(p, 4096)
-	return err == nil && json.Unmarshal(data, v) == nil
+	if err != nil || json.Unmarshal(data, v) != nil {
+		return false
+	}
+	if st, err := os.Stat(p); err == nil && time.Since(st.ModTime()) > cacheTouchAge {
+		now := time.Now()
+		_ = os.Chtimes(p, now, now)
+	}
+	return true
 }
 
 // put remembers the archive manifest built for key. A cache that cannot be
@@ -135,10 +161,40 @@ func (c pushCache) write(p string, v any) {
 		return
 	}
 	// Written in place: a torn entry does not parse, and is ignored.
-	if os.WriteFile(p, data, 0o644) == nil {
+	if os.WriteFile(p, data, 0o644) != nil && os.MkdirAll(filepath.Dir(p), 0o755) == nil {
+		_ = os.WriteFile(p, data, 0o644)
+	}
+	if c.trimmed != nil {
+		c.trimmed.Do(func() { trimCache(c.dir, time.Now()) })
+	}
+}
+
+// trimCache removes the entries of the cache in dir that were not used for
+// cacheTrimAge, unless it did so less than cacheTrimEvery before now: the
+// time of the last trim is in dir/trim.txt. Only regular files of the
+// entry folders are removed.
+func trimCache(dir string, now time.Time) {
+	stamp := filepath.Join(dir, "trim.txt")
+	if data, err := fileread.Limited(stamp, 64); err == nil {
+		if sec, err := strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64); err == nil {
+			if last := time.Unix(sec, 0); !last.After(now) && now.Sub(last) < cacheTrimEvery {
+				return
+			}
+		}
+	}
+	if os.WriteFile(stamp, []byte(strconv.FormatInt(now.Unix(), 10)+"\n"), 0o644) != nil {
 		return
 	}
-	if os.MkdirAll(filepath.Dir(p), 0o755) == nil {
-		_ = os.WriteFile(p, data, 0o644)
+	for _, kind := range []string{"archives", "packs"} {
+		algorithms, _ := os.ReadDir(filepath.Join(dir, kind))
+		for _, a := range algorithms {
+			folder := filepath.Join(dir, kind, a.Name())
+			entries, _ := os.ReadDir(folder)
+			for _, e := range entries {
+				if info, err := e.Info(); err == nil && info.Mode().IsRegular() && now.Sub(info.ModTime()) > cacheTrimAge {
+					_ = os.Remove(filepath.Join(folder, e.Name()))
+				}
+			}
+		}
 	}
 }

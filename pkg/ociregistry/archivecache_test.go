@@ -4,9 +4,11 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/registry/remote/credentials"
 
@@ -237,5 +239,64 @@ func TestPackStateSparesLintAndBuild(t *testing.T) {
 	var exists *VersionExistsError
 	if _, known, _, err = push(PushOptions{}); !errors.As(err, &exists) || known != 0 {
 		t.Errorf("push of changed content: %v, %d known", err, known)
+	}
+}
+
+// The cache forgets entries no push used for 30 days, looking for them at
+// most once a day; an entry in use is kept.
+func TestCacheTrim(t *testing.T) {
+	dir := t.TempDir()
+	c := pushCache{dir: dir}
+	now := time.Now()
+	manifest := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromString("m"), Size: 10}
+	entry := func(kind, name string, age time.Duration) string {
+		t.Helper()
+		p := c.entryPath(kind, digest.FromString(name))
+		c.write(p, manifestOnly(manifest))
+		if err := os.Chtimes(p, now.Add(-age), now.Add(-age)); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	day := 24 * time.Hour
+	oldArchive, oldState := entry("archives", "old", 31*day), entry("packs", "old", 40*day)
+	recent := entry("archives", "recent", 29*day)
+	used := entry("archives", "used", 45*day)
+	if _, ok := c.get(digest.FromString("used")); !ok {
+		t.Fatal("the used entry does not read")
+	}
+	stranger := filepath.Join(dir, "notes.txt")
+	if err := os.WriteFile(stranger, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_ = os.Chtimes(stranger, now.Add(-90*day), now.Add(-90*day))
+
+	trimCache(dir, now)
+	for p, want := range map[string]bool{oldArchive: false, oldState: false, recent: true, used: true, stranger: true} {
+		if _, err := os.Stat(p); (err == nil) != want {
+			t.Errorf("%s: kept %v, want %v", p, err == nil, want)
+		}
+	}
+
+	// Within a day, no second look.
+	late := entry("packs", "late", 60*day)
+	trimCache(dir, now.Add(23*time.Hour))
+	if _, err := os.Stat(late); err != nil {
+		t.Errorf("trimmed again within a day: %v", err)
+	}
+	trimCache(dir, now.Add(25*time.Hour))
+	if _, err := os.Stat(late); err == nil {
+		t.Error("not trimmed after a day")
+	}
+
+	// A client trims once, when it first writes.
+	late = entry("packs", "later", 60*day)
+	c = pushCache{dir: dir, trimmed: &sync.Once{}}
+	if err := os.WriteFile(filepath.Join(dir, "trim.txt"), []byte("0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.put(digest.FromString("new"), manifest)
+	if _, err := os.Stat(late); err == nil {
+		t.Error("the client's first write did not trim")
 	}
 }

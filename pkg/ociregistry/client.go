@@ -25,6 +25,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"oras.land/oras-go/v2/registry"
@@ -110,7 +111,7 @@ func New(opts Options) (*Client, error) {
 	if opts.NoCache {
 		opts.CacheDir = ""
 	}
-	c := &Client{opts: opts, store: store, cache: pushCache{dir: opts.CacheDir}, auth: &auth.Client{
+	c := &Client{opts: opts, store: store, cache: pushCache{dir: opts.CacheDir, trimmed: &sync.Once{}}, auth: &auth.Client{
 		Client:     &http.Client{Transport: retry.NewTransport(tr)},
 		Cache:      auth.NewCache(),
 		Credential: credentials.Credential(store),
