@@ -132,17 +132,25 @@ func (c pushCache) getState(key digest.Digest) (packState, bool) {
 	if !c.read(c.entryPath("packs", key), &s) || s.Native == nil && s.Palette == nil || s.Warnings < 0 {
 		return packState{}, false
 	}
-	for _, d := range []**ocispec.Descriptor{&s.Native, &s.Palette} {
-		if *d == nil {
-			continue
-		}
-		if !validManifest(**d) {
-			return packState{}, false
-		}
-		m := manifestOnly(**d)
-		*d = &m
+	native, ok := rememberedManifest(s.Native)
+	palette, ok2 := rememberedManifest(s.Palette)
+	if !ok || !ok2 {
+		return packState{}, false
 	}
-	return s, true
+	return packState{Native: native, Palette: palette, Warnings: s.Warnings}, true
+}
+
+// rememberedManifest checks a manifest's descriptor read from the cache,
+// and keeps of it only a manifest's descriptor; an absent one is fine.
+func rememberedManifest(d *ocispec.Descriptor) (*ocispec.Descriptor, bool) {
+	if d == nil {
+		return nil, true
+	}
+	if !validManifest(*d) {
+		return nil, false
+	}
+	m := manifestOnly(*d)
+	return &m, true
 }
 
 // putState remembers the pack state of a push that succeeded from the

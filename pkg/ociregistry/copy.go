@@ -98,10 +98,7 @@ func (c *Client) Copy(ctx context.Context, src Location, ref PackRef, dst Locati
 		// destination is not to blame, and its upload URL says nothing.
 		return res, se
 	}
-	if err != nil {
-		return res, err
-	}
-	return res, nil
+	return res, err
 }
 
 // SourceError is a copy failing on its source's side: the version is not
@@ -175,15 +172,15 @@ func (r *sourceReader) Read(p []byte) (int, error) {
 		p = p[:rest+1]
 	}
 	n, err := r.rc.Read(p)
-	if over := r.read + int64(n) - r.desc.Size; over > 0 {
+	over := r.read + int64(n) - r.desc.Size
+	if over > 0 {
 		n -= int(over)
-		r.read += int64(n)
-		_, _ = r.verifier.Write(p[:n])
-		return n, r.fail(answerErrorf("the content is longer than the %d bytes of its descriptor", r.desc.Size))
 	}
 	r.read += int64(n)
 	_, _ = r.verifier.Write(p[:n])
 	switch {
+	case over > 0:
+		return n, r.fail(answerErrorf("the content is longer than the %d bytes of its descriptor", r.desc.Size))
 	case err == nil:
 		return n, nil
 	case errors.Is(err, io.EOF) && r.read < r.desc.Size, errors.Is(err, io.ErrUnexpectedEOF):

@@ -178,12 +178,12 @@ func (c *Client) PushDir(ctx context.Context, dir string, loc Location, opts Pus
 	// publishes no part of the pack.
 	var checked []*checkedArtifact
 	if opts.Format.Native() {
-		var ca *checkedArtifact
-		if tags.native != nil {
-			ca, err = tags.native.check(built.Native.Manifest, opts)
-		} else {
-			ca, err = c.checkArtifact(ctx, built.Native.Manifest, mediatypes.EncodingNative, built.Name, built.Tag, loc, opts)
+		if tags.native == nil {
+			if tags.native, err = c.lookupTag(ctx, mediatypes.EncodingNative, built.Name, built.Tag, loc); err != nil {
+				return res, err
+			}
 		}
+		ca, err := tags.native.check(built.Native.Manifest, opts)
 		if err != nil {
 			return res, err
 		}
@@ -213,7 +213,10 @@ func (c *Client) PushDir(ctx context.Context, dir string, loc Location, opts Pus
 	// The folder's state is remembered only if it still is the one loaded:
 	// Dir, a link, may have been moved to another folder while the pack was
 	// read.
-	if again, ok := pushStateKey(p, opts); stable && ok && again == stateKey {
+	if !stable {
+		return res, nil
+	}
+	if again, ok := pushStateKey(p, opts); ok && again == stateKey {
 		known := packState{Native: &built.Native.Manifest, Warnings: res.Warnings}
 		for _, ca := range checked {
 			if ca.pa.Encoding == mediatypes.EncodingPalette {
@@ -251,43 +254,41 @@ type lookedUp struct{ native, palette *tagState }
 // long way.
 func (c *Client) pushKnown(ctx context.Context, dir string, p *packer.Pack, known packState, loc Location, opts PushOptions) (*PushResult, lookedUp, error) {
 	var tags lookedUp
-	var native, palette *checkedArtifact
-	for _, e := range []struct {
-		encoding string
-		want     *ocispec.Descriptor
-		selected bool
-		tag      **tagState
-		ca       **checkedArtifact
-	}{
-		{mediatypes.EncodingPalette, known.Palette, opts.Format.Palette(), &tags.palette, &palette},
-		{mediatypes.EncodingNative, known.Native, opts.Format.Native(), &tags.native, &native},
-	} {
-		if !e.selected {
-			continue
-		}
-		if e.want == nil {
-			return nil, tags, nil
-		}
-		t, err := c.lookupTag(ctx, e.encoding, p.Meta.Name, p.Tag(), loc)
+	if opts.Format.Palette() && known.Palette == nil || opts.Format.Native() && known.Native == nil {
+		return nil, tags, nil
+	}
+	// holds looks up the tag of an encoding, and says whether it holds the
+	// manifest the cache knows.
+	holds := func(encoding string, want *ocispec.Descriptor) (*tagState, bool, error) {
+		t, err := c.lookupTag(ctx, encoding, p.Meta.Name, p.Tag(), loc)
 		if err != nil {
+			return nil, false, err
+		}
+		return t, t.found && t.existing.Digest == want.Digest && t.existing.Size == want.Size, nil
+	}
+	var ok bool
+	var err error
+	if opts.Format.Palette() {
+		if tags.palette, ok, err = holds(mediatypes.EncodingPalette, known.Palette); err != nil || !ok {
 			return nil, tags, err
 		}
-		*e.tag = t
-		if !t.found || t.existing.Digest != e.want.Digest || t.existing.Size != e.want.Size {
-			return nil, tags, nil
+	}
+	if opts.Format.Native() {
+		if tags.native, ok, err = holds(mediatypes.EncodingNative, known.Native); err != nil || !ok {
+			return nil, tags, err
+		}
+	}
+	var items []pushItem
+	for _, t := range []*tagState{tags.native, tags.palette} {
+		if t == nil {
+			continue
 		}
 		ca, err := t.check(t.existing, opts)
 		if err != nil {
 			return nil, tags, err
 		}
 		ca.remote = true
-		*e.ca = ca
-	}
-	var items []pushItem
-	for _, ca := range []*checkedArtifact{native, palette} {
-		if ca != nil {
-			items = append(items, pushItem{src: ca.src(nil), ca: ca})
-		}
+		items = append(items, pushItem{src: ca.src(nil), ca: ca})
 	}
 	knownPushes.Add(1)
 	res := &PushResult{Source: dir, Name: p.Meta.Name, Version: p.Meta.Version, Warnings: known.Warnings}
